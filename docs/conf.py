@@ -1,0 +1,40 @@
+"""Sphinx configuration: MyST Markdown, furo, autodoc of the public API; built with -W."""
+
+from __future__ import annotations
+
+import auditcase_mailchimp
+
+project = "auditcase-mailchimp"
+author = "auditcase-mailchimp developers"
+copyright = "2026, auditcase-mailchimp developers"  # noqa: A001
+release = auditcase_mailchimp.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.viewcode",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+exclude_patterns = ["_build"]
+html_theme = "furo"
+html_title = "auditcase-mailchimp"
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+intersphinx_mapping = {"python": ("https://docs.python.org/3", None)}
+# No network on the build machines: intersphinx falls back to plain text when it cannot fetch.
+intersphinx_timeout = 5
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:class", r"attrs\..*"),
+    (r"py:class", r"requests\..*"),
+    (r"py:class", r"cattrs\..*"),
+    (r"py:class", r"auditcase_mailchimp\._.*"),
+]

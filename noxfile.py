@@ -1,0 +1,68 @@
+"""Project automation: `nox` runs lint, typing, tests and docs; `nox -s bench` and `nox -s demo` on request."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typing", "tests", "docs"]
+nox.options.error_on_missing_interpreters = False
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff: lint and formatting."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """Mypy, strict, over the package, the tests and the typed API example."""
+    session.install("-e", ".", *_group("typing"))
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite under coverage; the pure core must stay at 100 % lines and branches."""
+    session.install("-e", ".", *_group("tests"))
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report")
+    session.run(
+        "coverage",
+        "report",
+        "--fail-under=100",
+        "--include=*/_models.py,*/_mapping.py,*/_desired.py,*/_plan.py",
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx docs with warnings as errors."""
+    session.install("-e", ".", *_group("docs"))
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: the pure core at 10k, 100k and 1M persons, then the full sync against the fake."""
+    session.install("-e", ".", *_group("bench"))
+    session.run("python", "benchmarks/bench_core.py", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's main job: sync the bundled example export into the bundled fake Mailchimp."""
+    session.install("-e", ".")
+    session.run("python", "-m", "auditcase_mailchimp.demo", *session.posargs)

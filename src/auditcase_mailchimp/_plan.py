@@ -1,0 +1,370 @@
+"""The differ: from what the audience holds and what AuditCase wants to a plan of actions.
+
+Pure core: values in, a value out; no I/O, no clock, no randomness.
+
+Invariants — what :func:`plan_sync` may never do, whatever its input:
+
+1. Never archive a member the coupling does not manage (``coupling is None``) (R4.4).
+2. Never remove a tag the coupling did not set (not in ``coupling.tags``) (R4.4).
+3. Never send ``status`` to a member whose status is ``unsubscribed`` or ``cleaned``, and never
+   re-add an archived member that was ``unsubscribed`` or ``cleaned`` when it was archived;
+   such persons are listed in :attr:`Plan.unsubscribed` instead (R5.3).
+4. Never touch a member of a *held* person (one with a data-quality problem) unless another
+   person now wants its address (R2.6).
+5. Emit at most one action per address (an address change counts for both its addresses).
+6. Plan nothing when nothing differs (R7.1): planning a state against itself, or against the
+   result of applying the plan, gives an empty plan.
+7. Give the same plan whatever the order of the input.
+
+The managed data of a member are its merge fields ``FNAME`` and ``LNAME``, the tags the
+coupling sets and, when the coupling creates or re-adds a member, its status ``subscribed``.
+The status of an existing member is never changed (R2.5, R5.3).
+
+Address changes (R5.4): when person P wants address N and the coupling manages an old member
+O of P that nobody wants any more,
+
+- N absent and O ``subscribed``: :class:`ChangeAddress` O → N (the member keeps its history);
+- N already a member (or archived): N is updated (:class:`Upsert`) and O archived;
+- O ``cleaned`` (or ``pending``, ``transactional``): O archived and N created;
+- O ``unsubscribed``: O is left as it is, N is not added (only updated when it already is a
+  live member), and P is listed in :attr:`Plan.unsubscribed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import attrs
+
+from ._desired import DesiredMember, DesiredState
+from ._models import CurrentMember, MailchimpMember, PersonKind
+
+__all__ = [
+    "Action",
+    "Adopt",
+    "Archive",
+    "ChangeAddress",
+    "Plan",
+    "UnsubscribedNotice",
+    "Upsert",
+    "plan_sync",
+]
+
+#: Statuses the coupling never overrides (R5.3).
+_NO_RESUBSCRIBE: Final = frozenset({"unsubscribed", "cleaned"})
+
+
+@attrs.frozen(kw_only=True)
+class Upsert:
+    """Create or update one member through batch subscribe, and remove managed tags.
+
+    ``merge_fields`` holds only the fields that change (both on a create); ``tags_add`` travel
+    in the batch-subscribe call; ``tags_remove`` need a member-tags call.
+    """
+
+    person_id: str
+    kind: PersonKind
+    #: The member as AuditCase wants it.
+    member: MailchimpMember
+    #: ``True`` when the address is not in the audience yet.
+    create: bool
+    #: The merge fields to send (``FNAME``/``LNAME``), only those that change.
+    merge_fields: Mapping[str, str] = attrs.field(factory=dict)
+    #: Tags to add.
+    tags_add: frozenset[str] = frozenset()
+    #: Tags the coupling set earlier and AuditCase no longer wants.
+    tags_remove: frozenset[str] = frozenset()
+    #: ``True`` when ``status: subscribed`` must be sent: re-adding an archived member.
+    send_status: bool = False
+    #: The member's status before the action (``None`` on a create).
+    previous_status: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The lower-cased address the action is about."""
+        return self.member.key
+
+    @property
+    def email_address(self) -> str:
+        """The address the action is about, as AuditCase spells it."""
+        return self.member.email_address
+
+
+@attrs.frozen(kw_only=True)
+class ChangeAddress:
+    """Change a managed member's address (R5.4), then update its merge fields and tags."""
+
+    person_id: str
+    kind: PersonKind
+    #: The member's address now.
+    old_email_address: str
+    #: The member as AuditCase wants it, new address included.
+    member: MailchimpMember
+    merge_fields: Mapping[str, str] = attrs.field(factory=dict)
+    tags_add: frozenset[str] = frozenset()
+    tags_remove: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """The lower-cased new address."""
+        return self.member.key
+
+    @property
+    def email_address(self) -> str:
+        """The new address."""
+        return self.member.email_address
+
+
+@attrs.frozen(kw_only=True)
+class Archive:
+    """Archive a managed member whose person is unlinked or gone (R4.1, R4.2)."""
+
+    person_id: str
+    kind: PersonKind
+    email_address: str
+    #: The status the member had before archiving, for the coupling database (R4.3).
+    status: str
+
+    @property
+    def key(self) -> str:
+        """The lower-cased address."""
+        return self.email_address.strip().lower()
+
+
+@attrs.frozen(kw_only=True)
+class Adopt:
+    """Record in the coupling database that a member already as wanted is managed for a person.
+
+    Sends nothing to Mailchimp: the audience already holds exactly what AuditCase wants, but
+    the coupling's record of the member (its person, or the tags it set) must change.
+    """
+
+    person_id: str
+    kind: PersonKind
+    member: MailchimpMember
+
+    @property
+    def key(self) -> str:
+        """The lower-cased address."""
+        return self.member.key
+
+    @property
+    def email_address(self) -> str:
+        """The address."""
+        return self.member.email_address
+
+
+#: One action of a plan.
+Action = Upsert | ChangeAddress | Archive | Adopt
+
+
+@attrs.frozen(kw_only=True)
+class UnsubscribedNotice:
+    """A linked person whose member is ``unsubscribed`` or ``cleaned`` in Mailchimp (R5.3).
+
+    The administrator applies it in AuditCase by hand; the coupling never re-subscribes.
+    """
+
+    person_id: str
+    kind: PersonKind
+    email_address: str
+    #: ``unsubscribed`` or ``cleaned`` (for an archived member: its status when archived).
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What a sync must do, in a deterministic order (by address)."""
+
+    actions: tuple[Action, ...] = ()
+    #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3), by person id.
+    unsubscribed: tuple[UnsubscribedNotice, ...] = ()
+    #: Desired members the audience already holds as wanted.
+    unchanged: int = 0
+
+    def __bool__(self) -> bool:
+        """A plan is true when it has an action."""
+        return bool(self.actions)
+
+    def count(self, kind: type[Action]) -> int:
+        """Count the actions of one type, e.g. ``plan.count(Archive)``."""
+        return sum(1 for action in self.actions if type(action) is kind)
+
+
+def _differences(
+    want: MailchimpMember, have: CurrentMember
+) -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    merge_fields: dict[str, str] = {}
+    if have.first_name != want.first_name:
+        merge_fields["FNAME"] = want.first_name
+    if have.last_name != want.last_name:
+        merge_fields["LNAME"] = want.last_name
+    managed = have.coupling.tags if have.coupling is not None else frozenset()
+    return merge_fields, want.tags - have.tags, (managed - want.tags) & have.tags
+
+
+def _index(current: Iterable[CurrentMember]) -> dict[str, CurrentMember]:
+    members: dict[str, CurrentMember] = {}
+    for member in current:
+        key = member.key
+        if key in members:
+            raise ValueError("current holds two members for one address (equal ignoring case)")
+        members[key] = member
+    return members
+
+
+def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
+    """Plan the actions that bring the audience to what AuditCase wants.
+
+    See the module documentation for the invariants and the address-change rules.
+
+    Args:
+        current: What the audience holds, each member with the coupling's record of it (see
+            :class:`~auditcase_mailchimp.CurrentMember` for the two ways to build it).
+        desired: What AuditCase wants, from :func:`~auditcase_mailchimp.desired_state`.
+
+    Returns:
+        The plan: actions sorted by address, the R5.3 list, and the count of unchanged members.
+
+    Raises:
+        ValueError: ``current`` holds two members whose addresses are equal ignoring case.
+    """
+    have = _index(current)
+    want = desired.members
+
+    # Members a desired person's coupling manages at an address nobody wants any more.
+    olds: dict[str, list[str]] = {}
+    for key, member in have.items():
+        if member.coupling is not None and member.status != "archived" and key not in want:
+            olds.setdefault(member.coupling.person_id, []).append(key)
+
+    actions: list[Action] = []
+    notices: list[UnsubscribedNotice] = []
+    consumed: set[str] = set()
+    unchanged = 0
+    for key, wanted in want.items():
+        member = have.get(key)
+        person_olds = olds.get(wanted.person_id)
+        if person_olds:
+            person_olds.sort()
+            unsubscribed = [o for o in person_olds if have[o].status == "unsubscribed"]
+            for old in unsubscribed:
+                consumed.add(old)
+                notices.append(_notice(wanted, have[old].email_address, "unsubscribed"))
+            if unsubscribed and (member is None or member.status == "archived"):
+                continue  # R5.4: nobody who unsubscribed is signed up again elsewhere
+            subscribed = [o for o in person_olds if have[o].status == "subscribed"]
+            if member is None and subscribed:
+                old = subscribed[0]
+                consumed.add(old)
+                actions.append(_change_address(wanted, have[old]))
+                continue
+        if member is None:
+            actions.append(
+                Upsert(
+                    person_id=wanted.person_id,
+                    kind=wanted.kind,
+                    member=wanted.member,
+                    create=True,
+                    merge_fields={
+                        "FNAME": wanted.member.first_name,
+                        "LNAME": wanted.member.last_name,
+                    },
+                    tags_add=wanted.member.tags,
+                )
+            )
+            continue
+        revive = member.status == "archived"
+        if revive:
+            before = member.coupling.status_at_archive if member.coupling is not None else None
+            if before in _NO_RESUBSCRIBE:
+                notices.append(_notice(wanted, member.email_address, before))
+                continue
+        elif member.status in _NO_RESUBSCRIBE:
+            notices.append(_notice(wanted, member.email_address, member.status))
+        target = wanted.member
+        if (
+            not revive
+            and member.first_name == target.first_name
+            and member.last_name == target.last_name
+            and member.tags == target.tags
+        ):  # the common case, decided without building the differences
+            if _coupled_as(member, wanted):
+                unchanged += 1
+            else:
+                actions.append(Adopt(person_id=wanted.person_id, kind=wanted.kind, member=target))
+            continue
+        merge_fields, tags_add, tags_remove = _differences(target, member)
+        if merge_fields or tags_add or tags_remove or revive:
+            actions.append(
+                Upsert(
+                    person_id=wanted.person_id,
+                    kind=wanted.kind,
+                    member=target,
+                    create=False,
+                    merge_fields=merge_fields,
+                    tags_add=tags_add,
+                    tags_remove=tags_remove,
+                    send_status=revive,
+                    previous_status=member.status,
+                )
+            )
+        elif _coupled_as(member, wanted):
+            unchanged += 1
+        else:
+            actions.append(Adopt(person_id=wanted.person_id, kind=wanted.kind, member=target))
+
+    for key, member in have.items():
+        coupling = member.coupling
+        if (
+            coupling is None  # R4.4: not ours
+            or member.status == "archived"
+            or key in want
+            or key in consumed
+            or coupling.person_id in desired.held  # R2.6: problems never remove anyone
+        ):
+            continue
+        actions.append(
+            Archive(
+                person_id=coupling.person_id,
+                kind=coupling.kind,
+                email_address=member.email_address,
+                status=member.status,
+            )
+        )
+
+    actions.sort(key=lambda action: action.key)
+    notices.sort(key=lambda n: (n.person_id, n.email_address.lower()))
+    return Plan(actions=tuple(actions), unsubscribed=tuple(notices), unchanged=unchanged)
+
+
+def _coupled_as(member: CurrentMember, wanted: DesiredMember) -> bool:
+    """Tell whether the coupling's record of ``member`` already says what ``wanted`` would."""
+    coupling = member.coupling
+    return (
+        coupling is not None
+        and coupling.person_id == wanted.person_id
+        and coupling.kind is wanted.kind
+        and coupling.tags == wanted.member.tags
+        and coupling.status_at_archive is None
+    )
+
+
+def _notice(wanted: DesiredMember, email_address: str, status: str) -> UnsubscribedNotice:
+    return UnsubscribedNotice(
+        person_id=wanted.person_id, kind=wanted.kind, email_address=email_address, status=status
+    )
+
+
+def _change_address(wanted: DesiredMember, old: CurrentMember) -> ChangeAddress:
+    merge_fields, tags_add, tags_remove = _differences(wanted.member, old)
+    return ChangeAddress(
+        person_id=wanted.person_id,
+        kind=wanted.kind,
+        old_email_address=old.email_address,
+        member=wanted.member,
+        merge_fields=merge_fields,
+        tags_add=tags_add,
+        tags_remove=tags_remove,
+    )
