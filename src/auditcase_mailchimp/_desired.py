@@ -91,6 +91,33 @@ def _choose(candidates: list[DesiredMember], owner: str | None) -> DesiredMember
     )
 
 
+def _duplicate_problems(candidates: list[DesiredMember], winner: DesiredMember) -> list[Problem]:
+    """R3.2: a conflict for every person sharing an address, naming the others."""
+    ids = [c.person_id for c in candidates]
+    problems = []
+    for candidate in candidates:
+        pushed = candidate is winner
+        others = tuple(sorted((i for i in ids if i != candidate.person_id), key=_id_order))
+        verdict = (
+            "this person is pushed" if pushed else "this person is not pushed: unlink one of them"
+        )
+        problems.append(
+            Problem(
+                person_id=candidate.person_id,
+                kind=candidate.kind,
+                category=ProblemCategory.DUPLICATE_ADDRESS,
+                message=(
+                    f"{candidate.kind} {candidate.person_id} shares its e-mail address "
+                    f"with {', '.join(others)}; {verdict}"
+                ),
+                email_address=candidate.member.email_address,
+                others=others,
+                pushed=pushed,
+            )
+        )
+    return problems
+
+
 def desired_state(
     persons: Iterable[Person], *, owners: Mapping[str, str] | None = None
 ) -> DesiredState:
@@ -165,27 +192,8 @@ def desired_state(
     for key, candidates in shared.items():
         winner = _choose(candidates, owners.get(key))
         members[key] = winner
-        ids = [c.person_id for c in candidates]
-        for candidate in candidates:
-            pushed = candidate is winner
-            if not pushed:
-                held.add(candidate.person_id)
-            others = tuple(sorted((i for i in ids if i != candidate.person_id), key=_id_order))
-            verdict = "this person is pushed" if pushed else "this person is not pushed: unlink one of them"
-            problems.append(
-                Problem(
-                    person_id=candidate.person_id,
-                    kind=candidate.kind,
-                    category=ProblemCategory.DUPLICATE_ADDRESS,
-                    message=(
-                        f"{candidate.kind} {candidate.person_id} shares its e-mail address "
-                        f"with {', '.join(others)}; {verdict}"
-                    ),
-                    email_address=candidate.member.email_address,
-                    others=others,
-                    pushed=pushed,
-                )
-            )
+        held.update(c.person_id for c in candidates if c is not winner)
+        problems.extend(_duplicate_problems(candidates, winner))
 
     problems.sort(key=lambda p: (_id_order(p.person_id), p.category.value, p.kind.value))
     return DesiredState(members=members, problems=tuple(problems), held=frozenset(held))

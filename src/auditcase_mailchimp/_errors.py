@@ -40,7 +40,9 @@ class InvalidPersonError(SourceError):
         email_address: The address that was found (empty when there was none).
     """
 
-    def __init__(self, person_id: str, kind: object, category: str, message: str, email_address: str = "") -> None:
+    def __init__(
+        self, person_id: str, kind: object, category: str, message: str, email_address: str = ""
+    ) -> None:
         super().__init__(message)
         self.person_id = person_id
         self.kind = kind

@@ -8,7 +8,7 @@ Every model is a frozen attrs class that checks its fields when it is built, so 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -83,9 +83,10 @@ def _bool(_instance: object, attribute: attrs.Attribute[bool], value: bool) -> N
 
 def _str_collection(kind: type) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        items: Iterable[object] = value
         if value.__class__ is not kind:
             raise _type_error(attribute, f"a {kind.__name__} of str", value)
-        for item in value:
+        for item in items:
             if item.__class__ is not str:
                 raise _type_error(attribute, f"a {kind.__name__} of str", value)
 
@@ -93,6 +94,7 @@ def _str_collection(kind: type) -> Callable[[object, attrs.Attribute[Any], Any],
 
 
 _TAGS = _str_collection(frozenset)
+
 
 @attrs.frozen(kw_only=True)
 class Person:
@@ -134,7 +136,9 @@ class Person:
 
 def _status(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value.__class__ is not str or value not in MEMBER_STATUSES:
-        raise ValueError(f"{attribute.name!r} must be one of {sorted(MEMBER_STATUSES)}, got {value!r}")
+        raise ValueError(
+            f"{attribute.name!r} must be one of {sorted(MEMBER_STATUSES)}, got {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -176,9 +180,7 @@ class Coupling:
     #: The tags the coupling set on the member (and may therefore remove).
     tags: frozenset[str] = attrs.field(default=frozenset(), validator=_TAGS)
     #: The status the member had when the coupling archived it (R4.3), else ``None``.
-    status_at_archive: str | None = attrs.field(
-        default=None, validator=v.optional(_status)
-    )
+    status_at_archive: str | None = attrs.field(default=None, validator=v.optional(_status))
 
 
 @attrs.frozen(kw_only=True)
@@ -219,7 +221,9 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def trusted_member(email_address: str, first_name: str, last_name: str, tags: frozenset[str]) -> MailchimpMember:
+def trusted_member(
+    email_address: str, first_name: str, last_name: str, tags: frozenset[str]
+) -> MailchimpMember:
     """Build a subscribed member from values the core has already checked, skipping validation.
 
     Only for the core's own hot path (:func:`~auditcase_mailchimp.to_member`), whose inputs come

@@ -232,88 +232,23 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
     """
     have = _index(current)
     want = desired.members
+    draft = _Draft()
 
-    # Members a desired person's coupling manages at an address nobody wants any more.
+    # Live members a desired person's coupling manages at an address nobody wants any more.
     olds: dict[str, list[str]] = {}
     for key, member in have.items():
         if member.coupling is not None and member.status != "archived" and key not in want:
             olds.setdefault(member.coupling.person_id, []).append(key)
 
-    actions: list[Action] = []
-    notices: list[UnsubscribedNotice] = []
-    consumed: set[str] = set()
-    unchanged = 0
     for key, wanted in want.items():
-        member = have.get(key)
+        found = have.get(key)
         person_olds = olds.get(wanted.person_id)
-        if person_olds:
-            person_olds.sort()
-            unsubscribed = [o for o in person_olds if have[o].status == "unsubscribed"]
-            for old in unsubscribed:
-                consumed.add(old)
-                notices.append(_notice(wanted, have[old].email_address, "unsubscribed"))
-            if unsubscribed and (member is None or member.status == "archived"):
-                continue  # R5.4: nobody who unsubscribed is signed up again elsewhere
-            subscribed = [o for o in person_olds if have[o].status == "subscribed"]
-            if member is None and subscribed:
-                old = subscribed[0]
-                consumed.add(old)
-                actions.append(_change_address(wanted, have[old]))
-                continue
-        if member is None:
-            actions.append(
-                Upsert(
-                    person_id=wanted.person_id,
-                    kind=wanted.kind,
-                    member=wanted.member,
-                    create=True,
-                    merge_fields={
-                        "FNAME": wanted.member.first_name,
-                        "LNAME": wanted.member.last_name,
-                    },
-                    tags_add=wanted.member.tags,
-                )
-            )
+        if person_olds and _moved(draft, wanted, found, sorted(person_olds), have):
             continue
-        revive = member.status == "archived"
-        if revive:
-            before = member.coupling.status_at_archive if member.coupling is not None else None
-            if before in _NO_RESUBSCRIBE:
-                notices.append(_notice(wanted, member.email_address, before))
-                continue
-        elif member.status in _NO_RESUBSCRIBE:
-            notices.append(_notice(wanted, member.email_address, member.status))
-        target = wanted.member
-        if (
-            not revive
-            and member.first_name == target.first_name
-            and member.last_name == target.last_name
-            and member.tags == target.tags
-        ):  # the common case, decided without building the differences
-            if _coupled_as(member, wanted):
-                unchanged += 1
-            else:
-                actions.append(Adopt(person_id=wanted.person_id, kind=wanted.kind, member=target))
-            continue
-        merge_fields, tags_add, tags_remove = _differences(target, member)
-        if merge_fields or tags_add or tags_remove or revive:
-            actions.append(
-                Upsert(
-                    person_id=wanted.person_id,
-                    kind=wanted.kind,
-                    member=target,
-                    create=False,
-                    merge_fields=merge_fields,
-                    tags_add=tags_add,
-                    tags_remove=tags_remove,
-                    send_status=revive,
-                    previous_status=member.status,
-                )
-            )
-        elif _coupled_as(member, wanted):
-            unchanged += 1
+        if found is None:
+            draft.actions.append(_create(wanted))
         else:
-            actions.append(Adopt(person_id=wanted.person_id, kind=wanted.kind, member=target))
+            _update(draft, wanted, found)
 
     for key, member in have.items():
         coupling = member.coupling
@@ -321,11 +256,11 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
             coupling is None  # R4.4: not ours
             or member.status == "archived"
             or key in want
-            or key in consumed
+            or key in draft.consumed
             or coupling.person_id in desired.held  # R2.6: problems never remove anyone
         ):
             continue
-        actions.append(
+        draft.actions.append(
             Archive(
                 person_id=coupling.person_id,
                 kind=coupling.kind,
@@ -334,9 +269,111 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
             )
         )
 
-    actions.sort(key=lambda action: action.key)
-    notices.sort(key=lambda n: (n.person_id, n.email_address.lower()))
-    return Plan(actions=tuple(actions), unsubscribed=tuple(notices), unchanged=unchanged)
+    draft.actions.sort(key=lambda action: action.key)
+    draft.notices.sort(key=lambda n: (n.person_id, n.email_address.lower()))
+    return Plan(
+        actions=tuple(draft.actions), unsubscribed=tuple(draft.notices), unchanged=draft.unchanged
+    )
+
+
+class _Draft:
+    """The plan while it is being worked out."""
+
+    __slots__ = ("actions", "consumed", "notices", "unchanged")
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+        self.notices: list[UnsubscribedNotice] = []
+        self.consumed: set[str] = set()  # old addresses an address change has dealt with
+        self.unchanged = 0
+
+
+def _moved(
+    draft: _Draft,
+    wanted: DesiredMember,
+    member: CurrentMember | None,
+    olds: list[str],
+    have: Mapping[str, CurrentMember],
+) -> bool:
+    """R5.4 for a person whose coupling manages live members at old addresses.
+
+    Returns ``True`` when the wanted address is dealt with (changed to, or not to be added).
+    Old members not dealt with here are archived by the final pass.
+    """
+    needs_adding = member is None or member.status == "archived"
+    unsubscribed = [old for old in olds if have[old].status == "unsubscribed"]
+    for old in unsubscribed:
+        draft.consumed.add(old)
+        draft.notices.append(_notice(wanted, have[old].email_address, "unsubscribed"))
+    if unsubscribed:
+        return needs_adding  # nobody who unsubscribed is signed up again elsewhere
+    subscribed = [old for old in olds if have[old].status == "subscribed"]
+    if member is None and subscribed:
+        old = subscribed[0]
+        draft.consumed.add(old)
+        draft.actions.append(_change_address(wanted, have[old]))
+        return True
+    return False
+
+
+def _create(wanted: DesiredMember) -> Upsert:
+    member = wanted.member
+    return Upsert(
+        person_id=wanted.person_id,
+        kind=wanted.kind,
+        member=member,
+        create=True,
+        merge_fields={"FNAME": member.first_name, "LNAME": member.last_name},
+        tags_add=member.tags,
+    )
+
+
+def _update(draft: _Draft, wanted: DesiredMember, member: CurrentMember) -> None:
+    """Plan what an existing member needs: nothing, a record (Adopt) or an Upsert."""
+    target = wanted.member
+    revive = member.status == "archived"
+    if revive:
+        before = member.coupling.status_at_archive if member.coupling is not None else None
+        if before in _NO_RESUBSCRIBE:
+            draft.notices.append(_notice(wanted, member.email_address, before))
+            return
+    elif member.status in _NO_RESUBSCRIBE:
+        draft.notices.append(_notice(wanted, member.email_address, member.status))
+    if (
+        not revive
+        and member.first_name == target.first_name
+        and member.last_name == target.last_name
+        and member.tags == target.tags
+    ):  # the common case, decided without building the differences
+        _keep(draft, wanted, member)
+        return
+    merge_fields, tags_add, tags_remove = _differences(target, member)
+    if merge_fields or tags_add or tags_remove or revive:
+        draft.actions.append(
+            Upsert(
+                person_id=wanted.person_id,
+                kind=wanted.kind,
+                member=target,
+                create=False,
+                merge_fields=merge_fields,
+                tags_add=tags_add,
+                tags_remove=tags_remove,
+                send_status=revive,
+                previous_status=member.status,
+            )
+        )
+    else:
+        _keep(draft, wanted, member)
+
+
+def _keep(draft: _Draft, wanted: DesiredMember, member: CurrentMember) -> None:
+    """The audience holds what is wanted: count it, or record it if the record differs."""
+    if _coupled_as(member, wanted):
+        draft.unchanged += 1
+    else:
+        draft.actions.append(
+            Adopt(person_id=wanted.person_id, kind=wanted.kind, member=wanted.member)
+        )
 
 
 def _coupled_as(member: CurrentMember, wanted: DesiredMember) -> bool:

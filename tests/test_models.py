@@ -1,0 +1,109 @@
+"""The models refuse wrong values when they are built, naming the field (issue 2, Bad input)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auditcase_mailchimp import (
+    Coupling,
+    CurrentMember,
+    MailchimpMember,
+    Person,
+    PersonKind,
+    address_key,
+)
+
+
+def _person(**overrides: Any) -> Person:
+    fields: dict[str, Any] = {"person_id": "1", "kind": PersonKind.CLIENT_PERSON}
+    fields.update(overrides)
+    return Person(**fields)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("linked", "Ja"),
+        ("receives_mailings", 1),
+        ("excluded_from_correspondence", None),
+        ("correspondence_groups", ["Nieuwsbrief"]),
+        ("correspondence_groups", ("Nieuwsbrief", 3)),
+        ("kind", "klant"),
+        ("surname", None),
+        ("contact_email", b"jan@example.nl"),
+        ("person_id", 17),
+    ],
+)
+def test_wrong_type_is_refused_naming_the_field(field: str, value: object) -> None:
+    """A Person built with a wrong type is refused at once, the error naming the field."""
+    with pytest.raises(TypeError, match=repr(field)):
+        _person(**{field: value})
+
+
+@pytest.mark.parametrize("person_id", ["", "   "])
+def test_blank_person_id_is_refused(person_id: str) -> None:
+    """A person without an id cannot exist: the coupling keys everything on it."""
+    with pytest.raises(ValueError, match="'person_id' must not be empty"):
+        _person(person_id=person_id)
+
+
+def test_arguments_are_keyword_only() -> None:
+    """Every Person argument is keyword-only (issue 2, item 2)."""
+    with pytest.raises(TypeError):
+        Person("1", PersonKind.CLIENT_PERSON)  # type: ignore[call-arg]
+
+
+def test_person_defaults() -> None:
+    """The defaults are those the issue names: empty strings, no groups, mailings yes, unlinked."""
+    person = _person()
+    assert (person.initials, person.christian_name, person.surname) == ("", "", "")
+    assert (person.contact_email, person.company_email) == ("", "")
+    assert person.correspondence_groups == ()
+    assert person.receives_mailings is True
+    assert person.excluded_from_correspondence is False
+    assert person.linked is False
+
+
+def test_person_is_frozen() -> None:
+    """Models are frozen values."""
+    person = _person()
+    with pytest.raises(AttributeError):
+        person.linked = True  # type: ignore[misc]
+
+
+def test_member_checks_status_and_tags() -> None:
+    """A member's status must be a Mailchimp status and its tags a frozenset of str."""
+    with pytest.raises(ValueError, match="'status'"):
+        MailchimpMember(email_address="a@example.nl", status="active")
+    with pytest.raises(TypeError, match="'tags'"):
+        MailchimpMember(email_address="a@example.nl", tags={"x"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'tags'"):
+        MailchimpMember(email_address="a@example.nl", tags=frozenset({1}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'email_address'"):
+        MailchimpMember(email_address=" ")
+    assert MailchimpMember(email_address="a@example.nl").status == "subscribed"
+
+
+def test_current_member_and_coupling_check_their_fields() -> None:
+    """The differ's inputs are checked too: a coupling needs a person and a valid archive status."""
+    with pytest.raises(ValueError, match="'status_at_archive'"):
+        Coupling(person_id="1", kind=PersonKind.CLIENT_PERSON, status_at_archive="gone")
+    with pytest.raises(TypeError, match="'coupling'"):
+        CurrentMember(email_address="a@example.nl", coupling="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'kind'"):
+        Coupling(person_id="1", kind="client_person")  # type: ignore[arg-type]
+
+
+def test_keys_ignore_case_and_surrounding_space() -> None:
+    """R2.3: addresses equal ignoring case are one member; keys are trimmed, lower-cased."""
+    assert address_key("  Jan@Example.NL ") == "jan@example.nl"
+    member = CurrentMember(email_address="Jan@Example.NL")
+    assert member.key == MailchimpMember(email_address="jan@example.nl").key
+
+
+def test_person_kind_reads_as_words() -> None:
+    """Messages name the kind in words."""
+    assert str(PersonKind.CLIENT_PERSON) == "client person"
+    assert str(PersonKind.CONTACT_PERSON) == "contact person"
