@@ -30,13 +30,13 @@ def _person(person_id: str, **overrides: Any) -> Person:
 def test_both_kinds_are_pushed() -> None:
     """R1.1: client persons and contact persons are both pushed."""
     state = desired_state([_person("1", kind=CLIENT), _person("2", kind=CONTACT)])
-    assert {m.person_id: m.kind for m in state.members.values()} == {"1": CLIENT, "2": CONTACT}
+    assert {p.person_id: p.kind for p in state.persons.values()} == {"1": CLIENT, "2": CONTACT}
 
 
 def test_only_linked_persons_are_pushed() -> None:
     """R1.2: a person is pushed only while linked is Ja; unlinked persons raise no problem."""
     state = desired_state([_person("1"), _person("2", linked=False, contact_email="")])
-    assert [m.person_id for m in state.members.values()] == ["1"]
+    assert [p.person_id for p in state.persons.values()] == ["1"]
     assert state.problems == ()
 
 
@@ -44,7 +44,7 @@ def test_members_are_keyed_by_lower_cased_address() -> None:
     """R2.3: the desired members are keyed by lower-cased address; the member keeps the spelling."""
     state = desired_state([_person("1", contact_email=" Jan@Example.NL ")])
     assert list(state.members) == ["jan@example.nl"]
-    assert state.members["jan@example.nl"].member.email_address == "Jan@Example.NL"
+    assert state.members["jan@example.nl"].email_address == "Jan@Example.NL"
 
 
 def test_missing_and_invalid_addresses_are_problems_and_held() -> None:
@@ -52,7 +52,7 @@ def test_missing_and_invalid_addresses_are_problems_and_held() -> None:
     state = desired_state(
         [_person("1", contact_email=""), _person("2", contact_email="kapot@"), _person("3")]
     )
-    assert [m.person_id for m in state.members.values()] == ["3"]
+    assert [p.person_id for p in state.persons.values()] == ["3"]
     assert [(p.person_id, p.category) for p in state.problems] == [
         ("1", ProblemCategory.NO_ADDRESS),
         ("2", ProblemCategory.INVALID_ADDRESS),
@@ -74,8 +74,8 @@ def test_duplicates_prefer_the_person_already_pushed() -> None:
         _person("9", kind=CONTACT, contact_email="INFO@example.com"),
     ]
     state = desired_state(persons, owners={"info@example.com": "9"})
-    assert state.members["info@example.com"].person_id == "9"
-    assert state.members["info@example.com"].member.email_address == "INFO@example.com"
+    assert state.persons["info@example.com"].person_id == "9"
+    assert state.members["info@example.com"].email_address == "INFO@example.com"
     assert state.held == {"1"}
 
 
@@ -85,7 +85,7 @@ def test_duplicates_prefer_a_client_person() -> None:
         _person("1", kind=CONTACT, contact_email="jan@example.nl"),
         _person("5", kind=CLIENT, contact_email="jan@example.nl"),
     ]
-    assert desired_state(persons).members["jan@example.nl"].person_id == "5"
+    assert desired_state(persons).persons["jan@example.nl"].person_id == "5"
 
 
 def test_duplicates_prefer_the_lowest_id() -> None:
@@ -96,7 +96,7 @@ def test_duplicates_prefer_the_lowest_id() -> None:
         _person("100", company_email="info@example.com", contact_email=""),
     ]
     state = desired_state(persons)
-    assert state.members["info@example.com"].person_id == "9"
+    assert state.persons["info@example.com"].person_id == "9"
     assert state.held == {"10", "100"}
 
 
@@ -122,7 +122,7 @@ def test_every_person_in_a_duplicate_is_reported_naming_the_others() -> None:
 def test_a_repeated_person_id_is_a_problem_and_held() -> None:
     """One bad record never raises: a repeated id is reported for each record and not pushed."""
     state = desired_state([_person("1"), _person("1", contact_email="b@example.nl"), _person("2")])
-    assert [m.person_id for m in state.members.values()] == ["2"]
+    assert [p.person_id for p in state.persons.values()] == ["2"]
     assert [p.category for p in state.problems] == [ProblemCategory.DUPLICATE_PERSON_ID] * 2
     assert state.held == {"1"}
 
@@ -134,7 +134,7 @@ def test_ids_that_are_not_numbers_sort_after_numbers() -> None:
         _person("a", contact_email="x@example.nl"),
         _person("20", contact_email="x@example.nl"),
     ]
-    assert desired_state(persons).members["x@example.nl"].person_id == "20"
+    assert desired_state(persons).persons["x@example.nl"].person_id == "20"
 
 
 @given(person_lists(), st.randoms(use_true_random=False))
@@ -151,7 +151,8 @@ def test_the_desired_state_does_not_depend_on_input_order(
 def test_every_linked_person_is_pushed_or_reported(persons: list[Person]) -> None:
     """R1, R2.6, R3: every linked person is either pushed or has a problem; nothing raises."""
     state = desired_state(persons)
-    pushed = {m.person_id for m in state.members.values()}
+    pushed = {p.person_id for p in state.persons.values()}
+    assert state.persons.keys() == state.members.keys()
     reported = {p.person_id for p in state.problems}
     linked = {p.person_id for p in persons if p.linked}
     assert pushed | reported == linked

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from ._desired import DesiredMember, DesiredState, Problem, ProblemCategory, desired_state
+from ._desired import DesiredState, Problem, ProblemCategory, desired_state
 from ._errors import AuditCaseMailchimpError, ConfigurationError, InvalidPersonError, SourceError
 from ._mapping import (
     MERGE_FIELD_MAX_BYTES,
@@ -50,7 +50,6 @@ __all__ = [
     "ConfigurationError",
     "Coupling",
     "CurrentMember",
-    "DesiredMember",
     "DesiredState",
     "InvalidPersonError",
     "MailchimpMember",

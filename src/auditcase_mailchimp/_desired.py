@@ -16,7 +16,7 @@ from ._errors import InvalidPersonError
 from ._mapping import to_member
 from ._models import MailchimpMember, Person, PersonKind
 
-__all__ = ["DesiredMember", "DesiredState", "Problem", "ProblemCategory", "desired_state"]
+__all__ = ["DesiredState", "Problem", "ProblemCategory", "desired_state"]
 
 
 class ProblemCategory(enum.Enum):
@@ -52,20 +52,18 @@ class Problem:
 
 
 @attrs.frozen(kw_only=True)
-class DesiredMember:
-    """A member the coupling wants in the audience, and the person it stands for."""
-
-    person_id: str
-    kind: PersonKind
-    member: MailchimpMember
-
-
-@attrs.frozen(kw_only=True)
 class DesiredState:
-    """What AuditCase wants the audience to hold, as :func:`desired_state` works it out."""
+    """What AuditCase wants the audience to hold, as :func:`desired_state` works it out.
+
+    ``members`` and ``persons`` share their keys: ``persons[key]`` is the AuditCase person the
+    member ``members[key]`` stands for. (Two plain mappings rather than a pair object per
+    member: a large sync holds a million of them, and every object costs.)
+    """
 
     #: The members to push, keyed by lower-cased address.
-    members: Mapping[str, DesiredMember]
+    members: Mapping[str, MailchimpMember]
+    #: The person each member stands for, under the same key.
+    persons: Mapping[str, Person]
     #: Every problem found, sorted by person id then category.
     problems: tuple[Problem, ...] = ()
     #: Linked persons not pushed because of a problem; the differ leaves their members alone.
@@ -79,24 +77,27 @@ def _id_order(person_id: str) -> tuple[int, int, str]:
     return (1, 0, person_id)
 
 
-def _choose(candidates: list[DesiredMember], owner: str | None) -> DesiredMember:
+_Candidate = tuple[Person, MailchimpMember]
+
+
+def _choose(candidates: list[_Candidate], owner: str | None) -> _Candidate:
     """R3.2: the person already pushed to the address; else a client person; else the lowest id."""
     return min(
         candidates,
         key=lambda c: (
-            c.person_id != owner,
-            c.kind is not PersonKind.CLIENT_PERSON,
-            _id_order(c.person_id),
+            c[0].person_id != owner,
+            c[0].kind is not PersonKind.CLIENT_PERSON,
+            _id_order(c[0].person_id),
         ),
     )
 
 
-def _duplicate_problems(candidates: list[DesiredMember], winner: DesiredMember) -> list[Problem]:
+def _duplicate_problems(candidates: list[_Candidate], winner: _Candidate) -> list[Problem]:
     """R3.2: a conflict for every person sharing an address, naming the others."""
-    ids = [c.person_id for c in candidates]
+    ids = [person.person_id for person, _ in candidates]
     problems = []
-    for candidate in candidates:
-        pushed = candidate is winner
+    for candidate, member in candidates:
+        pushed = candidate is winner[0]
         others = tuple(sorted((i for i in ids if i != candidate.person_id), key=_id_order))
         verdict = (
             "this person is pushed" if pushed else "this person is not pushed: unlink one of them"
@@ -110,12 +111,46 @@ def _duplicate_problems(candidates: list[DesiredMember], winner: DesiredMember) 
                     f"{candidate.kind} {candidate.person_id} shares its e-mail address "
                     f"with {', '.join(others)}; {verdict}"
                 ),
-                email_address=candidate.member.email_address,
+                email_address=member.email_address,
                 others=others,
                 pushed=pushed,
             )
         )
     return problems
+
+
+def _drop_repeated(
+    repeated: dict[str, list[PersonKind]],
+    *,
+    members: dict[str, MailchimpMember],
+    persons: dict[str, Person],
+    shared: dict[str, list[_Candidate]],
+    problems: list[Problem],
+    held: set[str],
+) -> None:
+    """A person id the source yields more than once: none of its records is used or removed."""
+    for key in [k for k, p in persons.items() if p.person_id in repeated]:
+        del persons[key], members[key]
+    for key, candidates in list(shared.items()):
+        kept = [c for c in candidates if c[0].person_id not in repeated]
+        if len(kept) > 1:
+            shared[key] = kept
+        else:
+            del shared[key]
+            if kept:
+                persons[key], members[key] = kept[0]
+    problems[:] = [p for p in problems if p.person_id not in repeated]
+    for person_id, kinds in repeated.items():
+        held.add(person_id)
+        problems.extend(
+            Problem(
+                person_id=person_id,
+                kind=kind,
+                category=ProblemCategory.DUPLICATE_PERSON_ID,
+                message=f"person id {person_id} occurs {len(kinds)} times in the source",
+            )
+            for kind in kinds
+        )
 
 
 def desired_state(
@@ -140,41 +175,28 @@ def desired_state(
         on the order of ``persons``.
     """
     owners = owners or {}
-    linked: dict[str, Person] = {}
-    repeated: dict[str, list[Person]] = {}
-    for person in persons:
-        if person.linked:
-            person_id = person.person_id
-            if person_id in linked:
-                repeated.setdefault(person_id, [linked[person_id]]).append(person)
-            else:
-                linked[person_id] = person
-
     problems: list[Problem] = []
     held: set[str] = set()
-    for person_id, records in repeated.items():
-        del linked[person_id]
-        held.add(person_id)
-        problems.extend(
-            Problem(
-                person_id=person_id,
-                kind=record.kind,
-                category=ProblemCategory.DUPLICATE_PERSON_ID,
-                message=f"person id {person_id} occurs {len(records)} times in the source",
-            )
-            for record in records
-        )
-
-    members: dict[str, DesiredMember] = {}
-    shared: dict[str, list[DesiredMember]] = {}
-    for person in linked.values():
+    seen: dict[str, PersonKind] = {}
+    repeated: dict[str, list[PersonKind]] = {}
+    members: dict[str, MailchimpMember] = {}
+    by_key: dict[str, Person] = {}
+    shared: dict[str, list[_Candidate]] = {}
+    for person in persons:
+        if not person.linked:
+            continue
+        person_id = person.person_id
+        if person_id in seen:
+            repeated.setdefault(person_id, [seen[person_id]]).append(person.kind)
+            continue
+        seen[person_id] = person.kind
         try:
             member = to_member(person)
         except InvalidPersonError as error:
-            held.add(person.person_id)
+            held.add(person_id)
             problems.append(
                 Problem(
-                    person_id=person.person_id,
+                    person_id=person_id,
                     kind=person.kind,
                     category=ProblemCategory(error.category),
                     message=str(error),
@@ -183,17 +205,24 @@ def desired_state(
             )
             continue
         key = member.email_address.lower()  # to_member trims: this is address_key()
-        wanted = DesiredMember(person_id=person.person_id, kind=person.kind, member=member)
         if key in members:
-            shared.setdefault(key, [members[key]]).append(wanted)
+            shared.setdefault(key, [(by_key[key], members[key])]).append((person, member))
         else:
-            members[key] = wanted
+            members[key] = member
+            by_key[key] = person
+
+    if repeated:
+        _drop_repeated(
+            repeated, members=members, persons=by_key, shared=shared, problems=problems, held=held
+        )
 
     for key, candidates in shared.items():
         winner = _choose(candidates, owners.get(key))
-        members[key] = winner
-        held.update(c.person_id for c in candidates if c is not winner)
+        by_key[key], members[key] = winner
+        held.update(p.person_id for p, _ in candidates if p is not winner[0])
         problems.extend(_duplicate_problems(candidates, winner))
 
     problems.sort(key=lambda p: (_id_order(p.person_id), p.category.value, p.kind.value))
-    return DesiredState(members=members, problems=tuple(problems), held=frozenset(held))
+    return DesiredState(
+        members=members, persons=by_key, problems=tuple(problems), held=frozenset(held)
+    )

@@ -37,8 +37,8 @@ from typing import Final
 
 import attrs
 
-from ._desired import DesiredMember, DesiredState
-from ._models import CurrentMember, MailchimpMember, PersonKind
+from ._desired import DesiredState
+from ._models import CurrentMember, MailchimpMember, Person, PersonKind
 
 __all__ = [
     "Action",
@@ -204,16 +204,6 @@ def _differences(
     return merge_fields, want.tags - have.tags, (managed - want.tags) & have.tags
 
 
-def _index(current: Iterable[CurrentMember]) -> dict[str, CurrentMember]:
-    members: dict[str, CurrentMember] = {}
-    for member in current:
-        key = member.key
-        if key in members:
-            raise ValueError("current holds two members for one address (equal ignoring case)")
-        members[key] = member
-    return members
-
-
 def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
     """Plan the actions that bring the audience to what AuditCase wants.
 
@@ -230,44 +220,52 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
     Raises:
         ValueError: ``current`` holds two members whose addresses are equal ignoring case.
     """
-    have = _index(current)
     want = desired.members
     draft = _Draft()
-
-    # Live members a desired person's coupling manages at an address nobody wants any more.
+    have: dict[str, CurrentMember] = {}
+    # Live members the coupling manages at an address nobody wants any more, by person: the
+    # candidates for an address change (R5.4) and, failing that, for archiving (R4.1).
     olds: dict[str, list[str]] = {}
-    for key, member in have.items():
-        if member.coupling is not None and member.status != "archived" and key not in want:
-            olds.setdefault(member.coupling.person_id, []).append(key)
+    for member in current:
+        key = member.email_address.strip().lower()  # address_key(), inlined
+        if key in have:
+            raise ValueError("current holds two members for one address (equal ignoring case)")
+        have[key] = member
+        if key not in want:
+            coupling = member.coupling
+            if coupling is not None and member.status != "archived":
+                olds.setdefault(coupling.person_id, []).append(key)
 
-    for key, wanted in want.items():
+    persons = desired.persons
+    for key, target in want.items():
+        person = persons[key]
         found = have.get(key)
-        person_olds = olds.get(wanted.person_id)
-        if person_olds and _moved(draft, wanted, found, sorted(person_olds), have):
-            continue
+        if olds:
+            person_olds = olds.get(person.person_id)
+            if person_olds and _moved(
+                draft, person, target, found, [(o, have[o]) for o in sorted(person_olds)]
+            ):
+                continue
         if found is None:
-            draft.actions.append(_create(wanted))
-        else:
-            _update(draft, wanted, found)
-
-    for key, member in have.items():
-        coupling = member.coupling
-        if (
-            coupling is None  # R4.4: not ours
-            or member.status == "archived"
-            or key in want
-            or key in draft.consumed
-            or coupling.person_id in desired.held  # R2.6: problems never remove anyone
-        ):
+            draft.actions.append(_create(person, target))
             continue
-        draft.actions.append(
-            Archive(
-                person_id=coupling.person_id,
-                kind=coupling.kind,
-                email_address=member.email_address,
-                status=member.status,
-            )
-        )
+        coupling = found.coupling
+        if (  # the common case, decided inline: a million of these per large sync
+            found.status == "subscribed"
+            and found.first_name == target.first_name
+            and found.last_name == target.last_name
+            and found.tags == target.tags
+            and coupling is not None
+            and coupling.person_id == person.person_id
+            and coupling.tags == target.tags
+            and coupling.kind is person.kind
+            and coupling.status_at_archive is None
+        ):
+            draft.unchanged += 1
+        else:
+            _update(draft, person, target, found)
+
+    _archive_orphans(draft, olds, have, desired.held)
 
     draft.actions.sort(key=lambda action: action.key)
     draft.notices.sort(key=lambda n: (n.person_id, n.email_address.lower()))
@@ -288,39 +286,63 @@ class _Draft:
         self.unchanged = 0
 
 
+def _archive_orphans(
+    draft: _Draft,
+    olds: Mapping[str, list[str]],
+    have: Mapping[str, CurrentMember],
+    held: frozenset[str],
+) -> None:
+    """R4.1: archive the managed members nobody wants, except a held person's (R2.6)."""
+    for person_id, keys in olds.items():
+        if person_id in held:
+            continue
+        for key in keys:
+            if key not in draft.consumed:
+                member = have[key]
+                coupling = member.coupling
+                assert coupling is not None  # noqa: S101 - olds hold managed members only
+                draft.actions.append(
+                    Archive(
+                        person_id=person_id,
+                        kind=coupling.kind,
+                        email_address=member.email_address,
+                        status=member.status,
+                    )
+                )
+
+
 def _moved(
     draft: _Draft,
-    wanted: DesiredMember,
+    person: Person,
+    target: MailchimpMember,
     member: CurrentMember | None,
-    olds: list[str],
-    have: Mapping[str, CurrentMember],
+    olds: list[tuple[str, CurrentMember]],
 ) -> bool:
-    """R5.4 for a person whose coupling manages live members at old addresses.
+    """R5.4 for a person whose coupling manages live members at old addresses (sorted by key).
 
     Returns ``True`` when the wanted address is dealt with (changed to, or not to be added).
     Old members not dealt with here are archived by the final pass.
     """
     needs_adding = member is None or member.status == "archived"
-    unsubscribed = [old for old in olds if have[old].status == "unsubscribed"]
-    for old in unsubscribed:
-        draft.consumed.add(old)
-        draft.notices.append(_notice(wanted, have[old].email_address, "unsubscribed"))
+    unsubscribed = [(key, old) for key, old in olds if old.status == "unsubscribed"]
+    for key, old in unsubscribed:
+        draft.consumed.add(key)
+        draft.notices.append(_notice(person, old.email_address, "unsubscribed"))
     if unsubscribed:
         return needs_adding  # nobody who unsubscribed is signed up again elsewhere
-    subscribed = [old for old in olds if have[old].status == "subscribed"]
+    subscribed = [(key, old) for key, old in olds if old.status == "subscribed"]
     if member is None and subscribed:
-        old = subscribed[0]
-        draft.consumed.add(old)
-        draft.actions.append(_change_address(wanted, have[old]))
+        key, old = subscribed[0]
+        draft.consumed.add(key)
+        draft.actions.append(_change_address(person, target, old))
         return True
     return False
 
 
-def _create(wanted: DesiredMember) -> Upsert:
-    member = wanted.member
+def _create(person: Person, member: MailchimpMember) -> Upsert:
     return Upsert(
-        person_id=wanted.person_id,
-        kind=wanted.kind,
+        person_id=person.person_id,
+        kind=person.kind,
         member=member,
         create=True,
         merge_fields={"FNAME": member.first_name, "LNAME": member.last_name},
@@ -328,31 +350,30 @@ def _create(wanted: DesiredMember) -> Upsert:
     )
 
 
-def _update(draft: _Draft, wanted: DesiredMember, member: CurrentMember) -> None:
+def _update(draft: _Draft, person: Person, target: MailchimpMember, member: CurrentMember) -> None:
     """Plan what an existing member needs: nothing, a record (Adopt) or an Upsert."""
-    target = wanted.member
     revive = member.status == "archived"
     if revive:
         before = member.coupling.status_at_archive if member.coupling is not None else None
         if before in _NO_RESUBSCRIBE:
-            draft.notices.append(_notice(wanted, member.email_address, before))
+            draft.notices.append(_notice(person, member.email_address, before))
             return
     elif member.status in _NO_RESUBSCRIBE:
-        draft.notices.append(_notice(wanted, member.email_address, member.status))
+        draft.notices.append(_notice(person, member.email_address, member.status))
     if (
         not revive
         and member.first_name == target.first_name
         and member.last_name == target.last_name
         and member.tags == target.tags
     ):  # the common case, decided without building the differences
-        _keep(draft, wanted, member)
+        _keep(draft, person, target, member)
         return
     merge_fields, tags_add, tags_remove = _differences(target, member)
     if merge_fields or tags_add or tags_remove or revive:
         draft.actions.append(
             Upsert(
-                person_id=wanted.person_id,
-                kind=wanted.kind,
+                person_id=person.person_id,
+                kind=person.kind,
                 member=target,
                 create=False,
                 merge_fields=merge_fields,
@@ -363,44 +384,42 @@ def _update(draft: _Draft, wanted: DesiredMember, member: CurrentMember) -> None
             )
         )
     else:
-        _keep(draft, wanted, member)
+        _keep(draft, person, target, member)
 
 
-def _keep(draft: _Draft, wanted: DesiredMember, member: CurrentMember) -> None:
+def _keep(draft: _Draft, person: Person, target: MailchimpMember, member: CurrentMember) -> None:
     """The audience holds what is wanted: count it, or record it if the record differs."""
-    if _coupled_as(member, wanted):
+    if _coupled_as(member, person, target):
         draft.unchanged += 1
     else:
-        draft.actions.append(
-            Adopt(person_id=wanted.person_id, kind=wanted.kind, member=wanted.member)
-        )
+        draft.actions.append(Adopt(person_id=person.person_id, kind=person.kind, member=target))
 
 
-def _coupled_as(member: CurrentMember, wanted: DesiredMember) -> bool:
-    """Tell whether the coupling's record of ``member`` already says what ``wanted`` would."""
+def _coupled_as(member: CurrentMember, person: Person, target: MailchimpMember) -> bool:
+    """Tell whether the coupling's record of ``member`` already says ``person`` and ``target``."""
     coupling = member.coupling
     return (
         coupling is not None
-        and coupling.person_id == wanted.person_id
-        and coupling.kind is wanted.kind
-        and coupling.tags == wanted.member.tags
+        and coupling.person_id == person.person_id
+        and coupling.kind is person.kind
+        and coupling.tags == target.tags
         and coupling.status_at_archive is None
     )
 
 
-def _notice(wanted: DesiredMember, email_address: str, status: str) -> UnsubscribedNotice:
+def _notice(person: Person, email_address: str, status: str) -> UnsubscribedNotice:
     return UnsubscribedNotice(
-        person_id=wanted.person_id, kind=wanted.kind, email_address=email_address, status=status
+        person_id=person.person_id, kind=person.kind, email_address=email_address, status=status
     )
 
 
-def _change_address(wanted: DesiredMember, old: CurrentMember) -> ChangeAddress:
-    merge_fields, tags_add, tags_remove = _differences(wanted.member, old)
+def _change_address(person: Person, target: MailchimpMember, old: CurrentMember) -> ChangeAddress:
+    merge_fields, tags_add, tags_remove = _differences(target, old)
     return ChangeAddress(
-        person_id=wanted.person_id,
-        kind=wanted.kind,
+        person_id=person.person_id,
+        kind=person.kind,
         old_email_address=old.email_address,
-        member=wanted.member,
+        member=target,
         merge_fields=merge_fields,
         tags_add=tags_add,
         tags_remove=tags_remove,
