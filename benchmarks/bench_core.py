@@ -10,6 +10,7 @@ Run with ``nox -s bench`` or ``python benchmarks/bench_core.py [SIZE ...]``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import resource
@@ -91,7 +92,7 @@ def run_one(size: int) -> dict[str, float]:
     persons = [_person(i, changed=i % every == 0) for i in range(size)]
     del baseline
     best: dict[str, float] = {}
-    for _ in range(REPEATS[size] if size in REPEATS else 3):  # best of a few: the machine is shared
+    for _ in range(REPEATS.get(size, 3)):  # best of a few: the machine is shared
         start = time.perf_counter()
         desired = desired_state(persons)
         mapped = time.perf_counter()
@@ -128,7 +129,7 @@ def main(argv: list[str]) -> int:
             f"{row['total_s']:>8.2f} {row['actions']:>8,} {row['peak_mb']:>8.0f}"
         )
     ok = True
-    for small, large in zip(results, results[1:], strict=False):
+    for small, large in itertools.pairwise(results):
         factor = large["total_s"] / small["total_s"]
         growth = large["persons"] / small["persons"]
         print(f"{small['persons']:,} -> {large['persons']:,}: time x{factor:.1f} for x{growth:.0f}")
