@@ -1,0 +1,812 @@
+"""The sync runner: source → desired state → current state → plan → Mailchimp → coupling database.
+
+The shell around the pure core. It holds no rules of its own: what to do comes from
+:func:`~auditcase_mailchimp.plan_sync`; this module only carries the plan out and records what
+Mailchimp confirmed, one transaction per answer, so that a run killed at any moment loses
+nothing (R7.2): the next run plans again from what was recorded and finishes the work.
+
+Order of work in a run:
+
+1. read the persons (a source that cannot be read stops the run before anything is sent);
+2. work out the desired state (R1-R3) and the current state (the coupling database, or with
+   ``reconcile`` a fresh read of the audience joined with it);
+3. plan (R4, R5, R7.1), leaving out persons Mailchimp refused before with the same data (R6.3);
+4. check the key and the audience with one request, only when there is something to send
+   (a bad key or unknown audience stops the run before anything is written, R6.4);
+5. carry the plan out: records first (adopt), then creates and updates in batch-subscribe
+   calls of at most 500, address changes, tag removals, archives; up to the client's
+   concurrency in flight;
+6. record problems and failures in the failure overview, resolve what succeeded, save the
+   report (R5.3, R3) and the run's counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any, Final, Protocol
+
+import attrs
+
+from ._desired import DesiredState, Problem, ProblemCategory, desired_state
+from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
+from ._plan import Adopt, Archive, ChangeAddress, Plan, UnsubscribedNotice, Upsert, plan_sync
+from ._source import ExportFile, PersonSource, RowError
+from ._store import CouplingStore, FailureInput
+
+__all__ = [
+    "Progress",
+    "SyncReport",
+    "push_persons",
+    "sync",
+]
+
+_log = logging.getLogger(__name__)
+
+#: ``progress(phase, done, total)``: phases are ``read``, ``plan`` and ``push``.
+Progress = Callable[[str, int, int], None]
+
+#: Mailchimp takes at most this many members in one batch-subscribe call (MAILCHIMP.md §5.1).
+BATCH_LIMIT: Final = 500
+
+_PROBLEM_CATEGORIES: Final = frozenset(c.value for c in ProblemCategory)
+#: The failure categories of sending (everything but the problems found before sending).
+SENDING_CATEGORIES: Final = (
+    "compliance_state",
+    "permanently_deleted",
+    "fake_or_invalid_address",
+    "invalid_merge_field",
+    "rate_limited",
+    "server_error",
+    "network",
+    "bad_key",
+    "unknown_audience",
+    "not_found",
+    "generic",
+)
+
+
+def _no_progress(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class SyncReport:
+    """What a sync did, or with ``dry_run`` would do (R7.3).
+
+    Counts are of members; ``tags_changed`` counts members whose tags changed. ``failures`` are
+    this run's refusals and errors from Mailchimp (also in the failure overview); ``problems``
+    are found before sending (R2.6, R3); ``row_errors`` are rows of the export file that were
+    skipped (R8.4).
+    """
+
+    dry_run: bool
+    reconcile: bool
+    created: int = 0
+    updated: int = 0
+    archived: int = 0
+    address_changes: int = 0
+    tags_changed: int = 0
+    adopted: int = 0
+    unchanged: int = 0
+    #: Persons not sent again because Mailchimp refused the same data before (R6.3).
+    skipped_refused: int = 0
+    problems: tuple[Problem, ...] = ()
+    row_errors: tuple[RowError, ...] = ()
+    failures: tuple[FailureInput, ...] = ()
+    #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3).
+    unsubscribed: tuple[UnsubscribedNotice, ...] = ()
+    #: The plan that was carried out (or, on a dry run, would be).
+    plan: Plan = attrs.field(factory=Plan, repr=False)
+
+    @property
+    def conflicts(self) -> tuple[Problem, ...]:
+        """The duplicate-address problems (R3.2)."""
+        return tuple(p for p in self.problems if p.category is ProblemCategory.DUPLICATE_ADDRESS)
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when every person was synced: no failures, no problems, no bad rows."""
+        return not (self.failures or self.problems or self.row_errors)
+
+    def counts(self) -> dict[str, int]:
+        """The counts as a mapping, in the order the summary prints them."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "archived": self.archived,
+            "address_changes": self.address_changes,
+            "tags_changed": self.tags_changed,
+            "adopted": self.adopted,
+            "unchanged": self.unchanged,
+            "skipped_refused": self.skipped_refused,
+            "problems": len(self.problems),
+            "row_errors": len(self.row_errors),
+            "failures": len(self.failures),
+            "unsubscribed": len(self.unsubscribed),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as one JSON object (``sync --json``, R9.1)."""
+        return {
+            "dry_run": self.dry_run,
+            "reconcile": self.reconcile,
+            **self.counts(),
+            "ok": self.ok,
+            "problem_details": [
+                {
+                    "person_id": p.person_id,
+                    "kind": p.kind.value,
+                    "category": p.category.value,
+                    "message": p.message,
+                }
+                for p in self.problems
+            ],
+            "row_error_details": [str(e) for e in self.row_errors],
+            "failure_details": [
+                {
+                    "person_id": f.person_id,
+                    "action": f.action,
+                    "category": f.category,
+                    "status": f.status,
+                    "title": f.title,
+                    "detail": f.detail,
+                }
+                for f in self.failures
+            ],
+        }
+
+
+# --- what the runner needs from Mailchimp ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """The answer to one member's part of a request: confirmed, or a failure to record."""
+
+    #: The member's status as Mailchimp reports it after the request ("" when unknown).
+    status: str = ""
+    #: ``None`` when Mailchimp confirmed.
+    failure: Failed | None = None
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when Mailchimp confirmed."""
+        return self.failure is None
+
+
+@attrs.frozen(kw_only=True)
+class Failed:
+    """A failure as the overview records it (R6.2), before person and action are known."""
+
+    category: str
+    title: str
+    status: int | None = None
+    detail: str = ""
+    field_errors: tuple[tuple[str, str], ...] = ()
+    #: ``True`` for a refusal of the old address in an address change that asks for the R5.4
+    #: fallback (the new address exists, or the member cannot change address).
+    fallback: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class UpsertItem:
+    """One member in a batch-subscribe call."""
+
+    email_address: str
+    merge_fields: Mapping[str, str]
+    tags: frozenset[str]
+    send_status: bool
+
+
+class Mailchimp(Protocol):
+    """The few calls the runner makes; :class:`MailchimpBackend` adapts the client to them."""
+
+    concurrency: int
+
+    def check_access(self) -> None:
+        """Raise when the key or the audience is wrong; send nothing else."""
+
+    def read_members(self) -> Iterator[CurrentMember]:
+        """Every member of the audience with status and all tags (``coupling`` left ``None``)."""
+
+    def upsert(self, items: Sequence[UpsertItem]) -> list[Outcome]:
+        """One batch-subscribe call; an outcome per item, in order."""
+
+    def remove_tags(self, email_address: str, tags: frozenset[str]) -> Outcome:
+        """Set these tags inactive on one member."""
+
+    def add_tags(self, email_address: str, tags: frozenset[str]) -> Outcome:
+        """Set these tags active on one member."""
+
+    def change_address(
+        self, old_email_address: str, new_email_address: str, merge_fields: Mapping[str, str]
+    ) -> Outcome:
+        """Change one member's address (and merge fields)."""
+
+    def archive(self, email_address: str) -> Outcome:
+        """Archive one member; an absent member counts as archived."""
+
+
+# --- the runner ----------------------------------------------------------------------------------
+
+
+def sync(
+    source: PersonSource,
+    *,
+    store: CouplingStore,
+    mailchimp: Mailchimp,
+    dry_run: bool = False,
+    reconcile: bool = False,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Run one sync of every AuditCase person into the audience (R1-R7).
+
+    Args:
+        source: Where the persons come from; an :class:`~auditcase_mailchimp.ExportFile` also
+            reports its skipped rows, whose persons are then left alone.
+        store: The coupling database.
+        mailchimp: The audience, as a :class:`MailchimpBackend` over the client.
+        dry_run: Plan only: nothing is sent and nothing is written, the store included (R7.3).
+        reconcile: Read the audience from Mailchimp first and repair any drift; without it the
+            run works from the coupling database, and sends nothing when nothing changed.
+        retry_failed: Also re-send persons Mailchimp refused before with the same data (R6.3).
+        progress: Called with ``(phase, done, total)`` as the run goes.
+
+    Returns:
+        The report: counts, problems, failures, the R5.3 list and the plan.
+
+    Raises:
+        SourceError: The source cannot be read at all; nothing was sent or written.
+        MailchimpError: The key or the audience is wrong (or a read failed for good); nothing
+            was written.
+        StoreBusyError: Another sync holds the coupling database.
+    """
+    report = progress or _no_progress
+    persons = list(source.persons())
+    row_errors = source.row_errors if isinstance(source, ExportFile) else ()
+    skipped = frozenset(e.person_id for e in row_errors if e.person_id is not None)
+    report("read", len(persons), len(persons))
+    desired = desired_state(persons, owners=store.owners())
+    if skipped:  # R8.4 with R2.6: a bad row is no reason to remove its person
+        desired = attrs.evolve(desired, held=desired.held | skipped)
+    return _run(
+        desired,
+        _current(store, mailchimp, reconcile=reconcile),
+        store=store,
+        mailchimp=mailchimp,
+        dry_run=dry_run,
+        reconcile=reconcile,
+        retry_failed=retry_failed,
+        row_errors=tuple(row_errors),
+        progress=report,
+        whole_audience=True,
+    )
+
+
+def push_persons(
+    persons: Iterable[Person],
+    *,
+    store: CouplingStore,
+    mailchimp: Mailchimp,
+    retry_failed: bool = True,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Push just these persons now, as a plugin does when a person is saved in AuditCase.
+
+    Everyone not in the call is left alone: only the members the coupling manages for these
+    persons, and the addresses they want, are planned. A wanted address the coupling manages
+    for a person not in the call is a duplicate (R3.2: the person already pushed keeps it).
+    The same path as :func:`sync` records the same way and returns the same report.
+
+    Args:
+        persons: The persons to push (linked or not: an unlinked one is archived, R4.1).
+        store: The coupling database.
+        mailchimp: The audience.
+        retry_failed: Re-send even data Mailchimp refused before (an explicit save in AuditCase
+            is a request to try again); ``True`` by default.
+        progress: Called with ``(phase, done, total)``.
+
+    Returns:
+        The report for these persons.
+
+    Raises:
+        MailchimpError: The key or the audience is wrong; nothing was written.
+        StoreBusyError: Another sync holds the coupling database.
+    """
+    chosen = list(persons)
+    ids = {p.person_id for p in chosen}
+    everything = store.load_current()
+    owners = {
+        m.key: m.coupling.person_id
+        for m in everything
+        if m.coupling is not None and m.status != "archived"
+    }
+    desired = desired_state(chosen, owners=owners)
+    taken = {
+        key: owners[key]
+        for key, person in desired.persons.items()
+        if owners.get(key, person.person_id) not in (person.person_id, *ids)
+    }
+    if taken:
+        desired = _without_taken(desired, taken)
+    current = [
+        m
+        for m in everything
+        if (m.coupling is not None and m.coupling.person_id in ids) or m.key in desired.members
+    ]
+    return _run(
+        desired,
+        current,
+        store=store,
+        mailchimp=mailchimp,
+        dry_run=False,
+        reconcile=False,
+        retry_failed=retry_failed,
+        row_errors=(),
+        progress=progress or _no_progress,
+        whole_audience=False,
+    )
+
+
+def _without_taken(desired: DesiredState, taken: Mapping[str, str]) -> DesiredState:
+    """R3.2 for a partial push: an address another person holds stays theirs."""
+    members = dict(desired.members)
+    persons = dict(desired.persons)
+    problems = list(desired.problems)
+    held = set(desired.held)
+    for key, owner in taken.items():
+        member, person = members.pop(key), persons.pop(key)
+        held.add(person.person_id)
+        problems.append(
+            Problem(
+                person_id=person.person_id,
+                kind=person.kind,
+                category=ProblemCategory.DUPLICATE_ADDRESS,
+                message=(
+                    f"{person.kind} {person.person_id} shares its e-mail address with {owner}; "
+                    "this person is not pushed: unlink one of them"
+                ),
+                email_address=member.email_address,
+                others=(owner,),
+            )
+        )
+    return DesiredState(
+        members=members, persons=persons, problems=tuple(problems), held=frozenset(held)
+    )
+
+
+def _current(store: CouplingStore, mailchimp: Mailchimp, *, reconcile: bool) -> list[CurrentMember]:
+    """The current state: the coupling database, or a fresh read joined with it."""
+    recorded = store.load_current()
+    if not reconcile:
+        return recorded
+    couplings = {m.key: m.coupling for m in recorded}
+    return [
+        attrs.evolve(member, coupling=couplings.get(member.key))
+        for member in mailchimp.read_members()
+    ]
+
+
+def _fingerprint(action: Upsert | ChangeAddress | Archive) -> str:
+    """What would be sent for an action, hashed: equal fingerprints, same request (R6.3)."""
+    if isinstance(action, Archive):
+        body: dict[str, Any] = {"archive": action.key}
+    else:
+        body = {
+            "address": action.key,
+            "from": action.old_email_address.lower() if isinstance(action, ChangeAddress) else "",
+            "merge_fields": dict(sorted(action.merge_fields.items())),
+            "add": sorted(action.tags_add),
+            "remove": sorted(action.tags_remove),
+            "status": isinstance(action, Upsert) and action.send_status,
+        }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _run(
+    desired: DesiredState,
+    current: list[CurrentMember],
+    *,
+    store: CouplingStore,
+    mailchimp: Mailchimp,
+    dry_run: bool,
+    reconcile: bool,
+    retry_failed: bool,
+    row_errors: tuple[RowError, ...],
+    progress: Progress,
+    whole_audience: bool,
+) -> SyncReport:
+    plan = plan_sync(current, desired)
+    progress("plan", len(plan.actions), len(plan.actions))
+    refused = {} if retry_failed else store.refused()
+    actions = []
+    skipped_refused = 0
+    for action in plan.actions:
+        if (
+            not isinstance(action, Adopt)
+            and refused.get(action.person_id) is not None
+            and refused[action.person_id] == _fingerprint(action)
+        ):
+            skipped_refused += 1  # R6.3: the same refused data is not sent again
+            continue
+        actions.append(action)
+    report = SyncReport(
+        dry_run=dry_run,
+        reconcile=reconcile,
+        unchanged=plan.unchanged,
+        skipped_refused=skipped_refused,
+        problems=desired.problems,
+        row_errors=row_errors,
+        unsubscribed=plan.unsubscribed,
+        plan=plan,
+    )
+    report = _with_counts(report, _planned_counts(actions))
+    if dry_run:
+        return report
+
+    with store.lock():
+        if any(not isinstance(a, Adopt) for a in actions):
+            mailchimp.check_access()  # R6.4: a bad key or audience stops the run here
+        run_id = store.begin_run(dry_run=False, reconcile=reconcile)
+        executor = _Executor(store, mailchimp, progress, total=len(actions))
+        if reconcile:
+            store.update_statuses(
+                {m.key: m.status for m in current if m.coupling is not None and m.status}
+            )
+        executor.execute(actions)
+        _record_problems(store, desired, whole_audience=whole_audience)
+        if whole_audience:
+            store.save_report(plan.unsubscribed, report.conflicts)
+        report = _with_counts(
+            attrs.evolve(report, failures=tuple(executor.failures)), executor.done_counts()
+        )
+        store.finish_run(
+            run_id, report.counts(), outcome="ok" if report.ok else "finished with failures"
+        )
+    _log.info(
+        "sync finished: %s",
+        ", ".join(f"{name} {count}" for name, count in report.counts().items()),
+    )
+    return report
+
+
+def _with_counts(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
+    return attrs.evolve(
+        report,
+        created=counts["created"],
+        updated=counts["updated"],
+        archived=counts["archived"],
+        address_changes=counts["address_changes"],
+        tags_changed=counts["tags_changed"],
+        adopted=counts["adopted"],
+    )
+
+
+def _planned_counts(actions: Sequence[Upsert | ChangeAddress | Archive | Adopt]) -> dict[str, int]:
+    counts = {
+        "created": 0,
+        "updated": 0,
+        "archived": 0,
+        "address_changes": 0,
+        "tags_changed": 0,
+        "adopted": 0,
+    }
+    for action in actions:
+        if isinstance(action, Upsert):
+            counts["created" if action.create else "updated"] += 1
+            counts["tags_changed"] += bool(action.tags_add or action.tags_remove)
+        elif isinstance(action, ChangeAddress):
+            counts["address_changes"] += 1
+            counts["tags_changed"] += bool(action.tags_add or action.tags_remove)
+        elif isinstance(action, Archive):
+            counts["archived"] += 1
+        else:
+            counts["adopted"] += 1
+    return counts
+
+
+def _record_problems(store: CouplingStore, desired: DesiredState, *, whole_audience: bool) -> None:
+    """Problems found before sending go to the failure overview; vanished ones are resolved."""
+    with_problems: dict[str, set[str]] = {}
+    for problem in desired.problems:
+        store.record_failure(FailureInput.from_problem(problem))
+        with_problems.setdefault(problem.person_id, set()).add(problem.category.value)
+    asked = set(desired.held) | {p.person_id for p in desired.persons.values()}
+    for failure in store.failures():
+        if failure.category not in _PROBLEM_CATEGORIES:
+            continue
+        if not whole_audience and failure.person_id not in asked:
+            continue  # a partial push says nothing about persons it was not given
+        if failure.category not in with_problems.get(failure.person_id, ()):
+            store.resolve_failures([failure.person_id], categories=[failure.category])
+
+
+# --- carrying the plan out --------------------------------------------------------------------
+
+
+def _record_of(
+    person_id: str,
+    kind: PersonKind,
+    member: MailchimpMember,
+    *,
+    managed: frozenset[str],
+    status: str,
+) -> CurrentMember:
+    """The coupling database's record of a member as Mailchimp now holds it."""
+    return CurrentMember(
+        email_address=member.email_address,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        tags=managed,
+        status=status or "subscribed",
+        coupling=Coupling(person_id=person_id, kind=kind, tags=managed),
+    )
+
+
+class _Executor:
+    """Sends the plan's requests, up to the client's concurrency, and records each answer."""
+
+    def __init__(
+        self, store: CouplingStore, mailchimp: Mailchimp, progress: Progress, *, total: int
+    ) -> None:
+        self.store = store
+        self.mailchimp = mailchimp
+        self.progress = progress
+        self.total = total
+        self.finished = 0
+        self.failures: list[FailureInput] = []
+        self.counts = dict.fromkeys(
+            ("created", "updated", "archived", "address_changes", "tags_changed", "adopted"), 0
+        )
+        self._removals: list[tuple[Upsert | ChangeAddress, str]] = []
+
+    def done_counts(self) -> dict[str, int]:
+        return dict(self.counts)
+
+    def _tick(self, n: int = 1) -> None:
+        self.finished += n
+        self.progress("push", self.finished, self.total)
+
+    def _fail(self, action: Upsert | ChangeAddress | Archive, failed: Failed, what: str) -> None:
+        failure = FailureInput(
+            person_id=action.person_id,
+            kind=action.kind,
+            action=what,
+            category=failed.category,
+            title=failed.title,
+            email_address=action.email_address,
+            status=failed.status,
+            detail=failed.detail,
+            field_errors=failed.field_errors,
+            fingerprint=_fingerprint(action),
+        )
+        self.store.record_failure(failure)
+        self.failures.append(failure)
+
+    def _succeeded(self, person_ids: Iterable[str]) -> None:
+        """R6.3: a later success closes the person's entries about sending.
+
+        Problems found before sending (R2.6, R3) are resolved when they are no longer found,
+        by :func:`_record_problems`, not by a success: the pushed one of a duplicate still has
+        its conflict.
+        """
+        self.store.resolve_failures(person_ids, categories=SENDING_CATEGORIES)
+
+    def _parallel(
+        self, calls: Iterable[tuple[Any, Callable[[], Any]]]
+    ) -> Iterator[tuple[Any, Any]]:
+        """Run calls up to the concurrency; yield ``(tag, result)`` in the order they finish."""
+        with ThreadPoolExecutor(max_workers=max(1, self.mailchimp.concurrency)) as pool:
+            futures: dict[Future[Any], Any] = {pool.submit(call): tag for tag, call in calls}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    def execute(self, actions: Sequence[Upsert | ChangeAddress | Archive | Adopt]) -> None:
+        adopts = [a for a in actions if isinstance(a, Adopt)]
+        upserts = [a for a in actions if isinstance(a, Upsert)]
+        changes = [a for a in actions if isinstance(a, ChangeAddress)]
+        archives = [a for a in actions if isinstance(a, Archive)]
+        if adopts:
+            self.store.record_members(
+                [
+                    _record_of(a.person_id, a.kind, a.member, managed=a.member.tags, status="")
+                    for a in adopts
+                ]
+            )
+            self.counts["adopted"] += len(adopts)
+            self._tick(len(adopts))
+        self._upserts(upserts)
+        self._changes(changes)
+        self._remove_tags()
+        self._archives(archives)
+
+    # creates and updates ------------------------------------------------------------------
+
+    def _upserts(self, upserts: Sequence[Upsert]) -> None:
+        sending: list[Upsert] = []
+        for action in upserts:
+            if action.create or action.merge_fields or action.tags_add or action.send_status:
+                sending.append(action)
+            else:  # only managed tags to remove: no batch-subscribe entry needed
+                self._removals.append((action, action.previous_status or ""))
+        chunks = [sending[i : i + BATCH_LIMIT] for i in range(0, len(sending), BATCH_LIMIT)]
+        calls = [
+            (
+                chunk,
+                _bind(
+                    self.mailchimp.upsert,
+                    [
+                        UpsertItem(
+                            email_address=a.email_address,
+                            merge_fields=a.merge_fields,
+                            tags=a.tags_add,
+                            send_status=a.send_status,
+                        )
+                        for a in chunk
+                    ],
+                ),
+            )
+            for chunk in chunks
+        ]
+        for chunk, outcomes in self._parallel(calls):
+            confirmed = []
+            for action, outcome in zip(chunk, outcomes, strict=True):
+                if outcome.failure is not None:
+                    self._fail(action, outcome.failure, "create" if action.create else "update")
+                    self._tick()
+                    continue
+                # Tags still to remove stay recorded as managed until their removal is confirmed.
+                confirmed.append(
+                    _record_of(
+                        action.person_id,
+                        action.kind,
+                        action.member,
+                        managed=action.member.tags | action.tags_remove,
+                        status=outcome.status,
+                    )
+                )
+                if action.tags_remove:
+                    self._removals.append((action, outcome.status))
+                else:
+                    self.counts["created" if action.create else "updated"] += 1
+                    self.counts["tags_changed"] += bool(action.tags_add)
+                    self._tick()
+            if confirmed:
+                self.store.record_members(confirmed)  # one transaction per answer
+                self._succeeded(r.coupling.person_id for r in confirmed if r.coupling is not None)
+
+    # address changes (R5.4) ---------------------------------------------------------------
+
+    def _changes(self, changes: Sequence[ChangeAddress]) -> None:
+        calls = [
+            (
+                a,
+                _bind(
+                    self.mailchimp.change_address,
+                    a.old_email_address,
+                    a.email_address,
+                    a.merge_fields,
+                ),
+            )
+            for a in changes
+        ]
+        fallbacks: list[ChangeAddress] = []
+        for action, outcome in self._parallel(calls):
+            if outcome.failure is not None:
+                if outcome.failure.fallback:
+                    fallbacks.append(action)
+                else:
+                    self._fail(action, outcome.failure, "change_address")
+                    self._tick()
+                continue
+            managed = (action.member.tags - action.tags_add) | action.tags_remove
+            record = _record_of(
+                action.person_id, action.kind, action.member, managed=managed, status=outcome.status
+            )
+            self.store.record_address_change(action.old_email_address, record)
+            if action.tags_add or action.tags_remove:
+                self._removals.append((action, outcome.status))
+            else:
+                self.counts["address_changes"] += 1
+                self._succeeded([action.person_id])
+                self._tick()
+        for action in fallbacks:
+            self._fallback(action)
+
+    def _fallback(self, action: ChangeAddress) -> None:
+        """R5.4: the new address exists, or the member cannot move: update new, archive old."""
+        item = UpsertItem(
+            email_address=action.email_address,
+            merge_fields={"FNAME": action.member.first_name, "LNAME": action.member.last_name},
+            tags=action.member.tags,
+            send_status=False,
+        )
+        (outcome,) = self.mailchimp.upsert([item])
+        if outcome.failure is not None:
+            self._fail(action, outcome.failure, "change_address")
+            self._tick()
+            return
+        self.store.record_members(
+            [
+                _record_of(
+                    action.person_id,
+                    action.kind,
+                    action.member,
+                    managed=action.member.tags,
+                    status=outcome.status,
+                )
+            ]
+        )
+        old = self.mailchimp.archive(action.old_email_address)
+        if old.failure is None:
+            self.store.record_archive(action.old_email_address, old.status or "subscribed")
+        self.counts["address_changes"] += 1
+        self._succeeded([action.person_id])
+        self._tick()
+
+    # tags ---------------------------------------------------------------------------------
+
+    def _remove_tags(self) -> None:
+        pending, self._removals = self._removals, []
+        calls = []
+        for action, status in pending:
+            calls.append(((action, status, "remove"), _bind(self._set_tags, action)))
+        for (action, status, _), outcome in self._parallel(calls):
+            if outcome.failure is not None:
+                self._fail(action, outcome.failure, "tags")
+                self._tick()
+                continue
+            self.store.record_members(
+                [
+                    _record_of(
+                        action.person_id,
+                        action.kind,
+                        action.member,
+                        managed=action.member.tags,
+                        status=status,
+                    )
+                ]
+            )
+            if isinstance(action, ChangeAddress):
+                self.counts["address_changes"] += 1
+            else:
+                self.counts["created" if action.create else "updated"] += 1
+            self.counts["tags_changed"] += 1
+            self._succeeded([action.person_id])
+            self._tick()
+
+    def _set_tags(self, action: Upsert | ChangeAddress) -> Outcome:
+        """Tag calls for one member: removals, and for an address change its additions."""
+        outcome = Outcome()
+        if isinstance(action, ChangeAddress) and action.tags_add:
+            outcome = self.mailchimp.add_tags(action.email_address, action.tags_add)
+            if outcome.failure is not None:
+                return outcome
+        if action.tags_remove:
+            outcome = self.mailchimp.remove_tags(action.email_address, action.tags_remove)
+        return outcome
+
+    # archives -----------------------------------------------------------------------------
+
+    def _archives(self, archives: Sequence[Archive]) -> None:
+        calls = [(a, _bind(self.mailchimp.archive, a.email_address)) for a in archives]
+        for action, outcome in self._parallel(calls):
+            if outcome.failure is not None:
+                self._fail(action, outcome.failure, "archive")
+            else:
+                self.store.record_archive(action.email_address, action.status)  # R4.3
+                self.counts["archived"] += 1
+                self._succeeded([action.person_id])
+            self._tick()
+
+
+def _bind(function: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    def call() -> Any:
+        return function(*args)
+
+    return call
