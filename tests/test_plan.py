@@ -199,6 +199,17 @@ def test_regrouping_adds_and_removes_managed_tags() -> None:
     assert action.tags_remove == {"Nieuwsbrief"}
 
 
+def test_a_group_renamed_in_case_only_keeps_its_tag() -> None:
+    """R2.4: tags equal ignoring case are one tag; no add, no removal of the old spelling."""
+    current = _pushed(tags=("Nieuwsbrief",))
+    desired = desired_state([_person("1", correspondence_groups=("NIEUWSBRIEF",))])
+    plan = plan_sync([current], desired)
+    action = _only(plan)
+    assert isinstance(action, Adopt)  # only the coupling's record changes
+    after = apply([current], plan)
+    assert plan_sync(after, desired).actions == ()
+
+
 def test_tags_added_by_hand_are_never_removed() -> None:
     """R4.4: a tag added in Mailchimp by other means is never removed."""
     current = _pushed(tags=("Nieuwsbrief", "VIP"), managed=("Nieuwsbrief",))
@@ -466,7 +477,7 @@ def test_applying_the_plan_reaches_desired_and_touches_nothing_unmanaged(
             assert person.person_id in noticed
             continue
         assert (member.first_name, member.last_name) == (wanted.first_name, wanted.last_name)
-        assert wanted.tags <= member.tags
+        assert {t.casefold() for t in wanted.tags} <= {t.casefold() for t in member.tags}
         assert member.coupling is not None
         assert member.coupling.person_id == person.person_id
         assert member.coupling.tags == wanted.tags
@@ -542,3 +553,5 @@ def test_the_differ_never_archives_or_untags_what_it_does_not_manage(
             )
             assert source.coupling is not None
             assert action.tags_remove <= source.coupling.tags
+            wanted = {t.casefold() for t in action.member.tags}
+            assert not any(t.casefold() in wanted for t in action.tags_remove)

@@ -45,7 +45,7 @@ class Problem:
     message: str
     #: The address involved ("" when there is none).
     email_address: str = ""
-    #: For a duplicate address: the ids of the other persons sharing it.
+    #: The ids of the other persons sharing the address, for a duplicate address.
     others: tuple[str, ...] = ()
     #: ``True`` when this person is pushed anyway (the one chosen among duplicates, R3.2).
     pushed: bool = False

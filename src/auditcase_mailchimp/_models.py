@@ -161,7 +161,7 @@ class MailchimpMember:
 
     @property
     def key(self) -> str:
-        """The address trimmed and lower-cased: equal keys are one Mailchimp member (R2.3)."""
+        """The address, trimmed and lower-cased; equal keys are one Mailchimp member (R2.3)."""
         return address_key(self.email_address)
 
 

@@ -7,8 +7,10 @@ Invariants — what :func:`plan_sync` may never do, whatever its input:
 1. Never archive a member the coupling does not manage (``coupling is None``) (R4.4).
 2. Never remove a tag the coupling did not set (not in ``coupling.tags``) (R4.4).
 3. Never send ``status`` to a member whose status is ``unsubscribed`` or ``cleaned``, and never
-   re-add an archived member that was ``unsubscribed`` or ``cleaned`` when it was archived;
-   such persons are listed in :attr:`Plan.unsubscribed` instead (R5.3).
+   re-add an archived member that the coupling knows was ``unsubscribed`` or ``cleaned`` when
+   it was archived (``coupling.status_at_archive``); such persons are listed in
+   :attr:`Plan.unsubscribed` instead (R5.3). (An archived member whose earlier status nobody
+   recorded is re-added; Mailchimp itself refuses one in a compliance state.)
 4. Never touch a member of a *held* person (one with a data-quality problem) unless another
    person now wants its address (R2.6).
 5. Emit at most one action per address (an address change counts for both its addresses).
@@ -18,7 +20,13 @@ Invariants — what :func:`plan_sync` may never do, whatever its input:
 
 The managed data of a member are its merge fields ``FNAME`` and ``LNAME``, the tags the
 coupling sets and, when the coupling creates or re-adds a member, its status ``subscribed``.
-The status of an existing member is never changed (R2.5, R5.3).
+The status of an existing member is never changed (R2.5, R5.3). A tag AuditCase wants is one
+the coupling pushes, so it is managed from then on, even if the member already had it.
+
+Tags are compared ignoring case, as R2.4 makes groups equal ignoring case one tag: a tag the
+member has in another spelling is not added again, and a managed tag is never removed while
+AuditCase wants it in any spelling (Mailchimp may treat tag names case-insensitively, so
+removing the old spelling could remove the tag).
 
 Address changes (R5.4): when person P wants address N and the coupling manages an old member
 O of P that nobody wants any more,
@@ -75,7 +83,7 @@ class Upsert:
     tags_add: frozenset[str] = frozenset()
     #: Tags the coupling set earlier and AuditCase no longer wants.
     tags_remove: frozenset[str] = frozenset()
-    #: ``True`` when ``status: subscribed`` must be sent: re-adding an archived member.
+    #: ``True`` when the status ``subscribed`` must be sent, to re-add an archived member.
     send_status: bool = False
     #: The member's status before the action (``None`` on a create).
     previous_status: str | None = None
@@ -169,7 +177,7 @@ class UnsubscribedNotice:
     person_id: str
     kind: PersonKind
     email_address: str
-    #: ``unsubscribed`` or ``cleaned`` (for an archived member: its status when archived).
+    #: ``unsubscribed`` or ``cleaned``; for an archived member, its status when archived.
     status: str
 
 
@@ -201,7 +209,11 @@ def _differences(
     if have.last_name != want.last_name:
         merge_fields["LNAME"] = want.last_name
     managed = have.coupling.tags if have.coupling is not None else frozenset()
-    return merge_fields, want.tags - have.tags, (managed - want.tags) & have.tags
+    wanted = {tag.casefold() for tag in want.tags}
+    present = {tag.casefold() for tag in have.tags}
+    tags_add = frozenset(tag for tag in want.tags if tag.casefold() not in present)
+    tags_remove = frozenset(tag for tag in managed & have.tags if tag.casefold() not in wanted)
+    return merge_fields, tags_add, tags_remove
 
 
 def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
@@ -215,7 +227,8 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
         desired: What AuditCase wants, from :func:`~auditcase_mailchimp.desired_state`.
 
     Returns:
-        The plan: actions sorted by address, the R5.3 list, and the count of unchanged members.
+        The plan, with its actions sorted by address, the R5.3 list and the count of
+        unchanged members.
 
     Raises:
         ValueError: ``current`` holds two members whose addresses are equal ignoring case.

@@ -268,21 +268,31 @@ def sync(
     """
     report = progress or _no_progress
     persons = list(source.persons())
-    row_errors = source.row_errors if isinstance(source, ExportFile) else ()
-    skipped = frozenset(e.person_id for e in row_errors if e.person_id is not None)
+    row_errors = tuple(source.row_errors) if isinstance(source, ExportFile) else ()
     report("read", len(persons), len(persons))
+    current = _current(store, mailchimp, reconcile=reconcile)
     desired = desired_state(persons, owners=store.owners())
-    if skipped:  # R8.4 with R2.6: a bad row is no reason to remove its person
-        desired = attrs.evolve(desired, held=desired.held | skipped)
+    # R8.4 with R2.6: a bad row is no reason to remove its person. A bad row without a usable
+    # id could be anyone, so then nobody is removed for being absent from the source.
+    hold = {e.person_id for e in row_errors if e.person_id is not None}
+    if any(e.person_id is None for e in row_errors):
+        present = {p.person_id for p in persons}
+        hold |= {
+            m.coupling.person_id
+            for m in current
+            if m.coupling is not None and m.coupling.person_id not in present
+        }
+    if hold:
+        desired = attrs.evolve(desired, held=desired.held | hold)
     return _run(
         desired,
-        _current(store, mailchimp, reconcile=reconcile),
+        current,
         store=store,
         mailchimp=mailchimp,
         dry_run=dry_run,
         reconcile=reconcile,
         retry_failed=retry_failed,
-        row_errors=tuple(row_errors),
+        row_errors=row_errors,
         progress=report,
         whole_audience=True,
     )
@@ -381,15 +391,29 @@ def _without_taken(desired: DesiredState, taken: Mapping[str, str]) -> DesiredSt
 
 
 def _current(store: CouplingStore, mailchimp: Mailchimp, *, reconcile: bool) -> list[CurrentMember]:
-    """The current state: the coupling database, or a fresh read joined with it."""
+    """The current state: the coupling database, or a fresh read joined with it.
+
+    A member archived in Mailchimp since the coupling last saw it live keeps that last status
+    as its status at archiving (R4.3), so re-linking never re-subscribes one who had
+    unsubscribed (R5.3).
+    """
     recorded = store.load_current()
     if not reconcile:
         return recorded
-    couplings = {m.key: m.coupling for m in recorded}
-    return [
-        attrs.evolve(member, coupling=couplings.get(member.key))
-        for member in mailchimp.read_members()
-    ]
+    known = {m.key: m for m in recorded}
+    joined = []
+    for member in mailchimp.read_members():
+        record = known.get(member.key)
+        coupling = record.coupling if record is not None else None
+        if (
+            coupling is not None
+            and record is not None
+            and member.status == "archived"
+            and record.status != "archived"
+        ):
+            coupling = attrs.evolve(coupling, status_at_archive=record.status)
+        joined.append(attrs.evolve(member, coupling=coupling))
+    return joined
 
 
 def _fingerprint(action: Upsert | ChangeAddress | Archive) -> str:
