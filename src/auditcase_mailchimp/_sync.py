@@ -27,11 +27,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import attrs
 
+from ._client import AudienceMember, FailureDetail, MailchimpClient, MemberResult, UpsertItem
 from ._desired import DesiredState, Problem, ProblemCategory, desired_state
+from ._errors import ErrorCategory
 from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
 from ._plan import Adopt, Archive, ChangeAddress, Plan, UnsubscribedNotice, Upsert, plan_sync
 from ._source import ExportFile, PersonSource, RowError
@@ -54,19 +56,7 @@ BATCH_LIMIT: Final = 500
 
 _PROBLEM_CATEGORIES: Final = frozenset(c.value for c in ProblemCategory)
 #: The failure categories of sending (everything but the problems found before sending).
-SENDING_CATEGORIES: Final = (
-    "compliance_state",
-    "permanently_deleted",
-    "fake_or_invalid_address",
-    "invalid_merge_field",
-    "rate_limited",
-    "server_error",
-    "network",
-    "bad_key",
-    "unknown_audience",
-    "not_found",
-    "generic",
-)
+SENDING_CATEGORIES: Final = tuple(category.value for category in ErrorCategory)
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -160,77 +150,6 @@ class SyncReport:
         }
 
 
-# --- what the runner needs from Mailchimp ------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class Outcome:
-    """The answer to one member's part of a request: confirmed, or a failure to record."""
-
-    #: The member's status as Mailchimp reports it after the request ("" when unknown).
-    status: str = ""
-    #: ``None`` when Mailchimp confirmed.
-    failure: Failed | None = None
-
-    @property
-    def ok(self) -> bool:
-        """``True`` when Mailchimp confirmed."""
-        return self.failure is None
-
-
-@attrs.frozen(kw_only=True)
-class Failed:
-    """A failure as the overview records it (R6.2), before person and action are known."""
-
-    category: str
-    title: str
-    status: int | None = None
-    detail: str = ""
-    field_errors: tuple[tuple[str, str], ...] = ()
-    #: ``True`` for a refusal of the old address in an address change that asks for the R5.4
-    #: fallback (the new address exists, or the member cannot change address).
-    fallback: bool = False
-
-
-@attrs.frozen(kw_only=True)
-class UpsertItem:
-    """One member in a batch-subscribe call."""
-
-    email_address: str
-    merge_fields: Mapping[str, str]
-    tags: frozenset[str]
-    send_status: bool
-
-
-class Mailchimp(Protocol):
-    """The few calls the runner makes; :class:`MailchimpBackend` adapts the client to them."""
-
-    concurrency: int
-
-    def check_access(self) -> None:
-        """Raise when the key or the audience is wrong; send nothing else."""
-
-    def read_members(self) -> Iterator[CurrentMember]:
-        """Every member of the audience with status and all tags (``coupling`` left ``None``)."""
-
-    def upsert(self, items: Sequence[UpsertItem]) -> list[Outcome]:
-        """One batch-subscribe call; an outcome per item, in order."""
-
-    def remove_tags(self, email_address: str, tags: frozenset[str]) -> Outcome:
-        """Set these tags inactive on one member."""
-
-    def add_tags(self, email_address: str, tags: frozenset[str]) -> Outcome:
-        """Set these tags active on one member."""
-
-    def change_address(
-        self, old_email_address: str, new_email_address: str, merge_fields: Mapping[str, str]
-    ) -> Outcome:
-        """Change one member's address (and merge fields)."""
-
-    def archive(self, email_address: str) -> Outcome:
-        """Archive one member; an absent member counts as archived."""
-
-
 # --- the runner ----------------------------------------------------------------------------------
 
 
@@ -238,7 +157,8 @@ def sync(
     source: PersonSource,
     *,
     store: CouplingStore,
-    mailchimp: Mailchimp,
+    client: MailchimpClient,
+    list_id: str,
     dry_run: bool = False,
     reconcile: bool = False,
     retry_failed: bool = False,
@@ -250,7 +170,8 @@ def sync(
         source: Where the persons come from; an :class:`~auditcase_mailchimp.ExportFile` also
             reports its skipped rows, whose persons are then left alone.
         store: The coupling database.
-        mailchimp: The audience, as a :class:`MailchimpBackend` over the client.
+        client: The Mailchimp client.
+        list_id: The audience id.
         dry_run: Plan only: nothing is sent and nothing is written, the store included (R7.3).
         reconcile: Read the audience from Mailchimp first and repair any drift; without it the
             run works from the coupling database, and sends nothing when nothing changed.
@@ -270,7 +191,7 @@ def sync(
     persons = list(source.persons())
     row_errors = tuple(source.row_errors) if isinstance(source, ExportFile) else ()
     report("read", len(persons), len(persons))
-    current = _current(store, mailchimp, reconcile=reconcile)
+    current = _current(store, client, list_id, reconcile=reconcile)
     desired = desired_state(persons, owners=store.owners())
     # R8.4 with R2.6: a bad row is no reason to remove its person. A bad row without a usable
     # id could be anyone, so then nobody is removed for being absent from the source.
@@ -288,7 +209,7 @@ def sync(
         desired,
         current,
         store=store,
-        mailchimp=mailchimp,
+        audience=_Audience(client, list_id),
         dry_run=dry_run,
         reconcile=reconcile,
         retry_failed=retry_failed,
@@ -302,7 +223,8 @@ def push_persons(
     persons: Iterable[Person],
     *,
     store: CouplingStore,
-    mailchimp: Mailchimp,
+    client: MailchimpClient,
+    list_id: str,
     retry_failed: bool = True,
     progress: Progress | None = None,
 ) -> SyncReport:
@@ -316,7 +238,8 @@ def push_persons(
     Args:
         persons: The persons to push (linked or not: an unlinked one is archived, R4.1).
         store: The coupling database.
-        mailchimp: The audience.
+        client: The Mailchimp client.
+        list_id: The audience id.
         retry_failed: Re-send even data Mailchimp refused before (an explicit save in AuditCase
             is a request to try again); ``True`` by default.
         progress: Called with ``(phase, done, total)``.
@@ -353,7 +276,7 @@ def push_persons(
         desired,
         current,
         store=store,
-        mailchimp=mailchimp,
+        audience=_Audience(client, list_id),
         dry_run=False,
         reconcile=False,
         retry_failed=retry_failed,
@@ -390,7 +313,9 @@ def _without_taken(desired: DesiredState, taken: Mapping[str, str]) -> DesiredSt
     )
 
 
-def _current(store: CouplingStore, mailchimp: Mailchimp, *, reconcile: bool) -> list[CurrentMember]:
+def _current(
+    store: CouplingStore, client: MailchimpClient, list_id: str, *, reconcile: bool
+) -> list[CurrentMember]:
     """The current state: the coupling database, or a fresh read joined with it.
 
     A member archived in Mailchimp since the coupling last saw it live keeps that last status
@@ -402,7 +327,8 @@ def _current(store: CouplingStore, mailchimp: Mailchimp, *, reconcile: bool) -> 
         return recorded
     known = {m.key: m for m in recorded}
     joined = []
-    for member in mailchimp.read_members():
+    for read in client.read_members(list_id):
+        member = _as_current(read)
         record = known.get(member.key)
         coupling = record.coupling if record is not None else None
         if (
@@ -414,6 +340,24 @@ def _current(store: CouplingStore, mailchimp: Mailchimp, *, reconcile: bool) -> 
             coupling = attrs.evolve(coupling, status_at_archive=record.status)
         joined.append(attrs.evolve(member, coupling=coupling))
     return joined
+
+
+def _as_current(member: AudienceMember) -> CurrentMember:
+    return CurrentMember(
+        email_address=member.email_address,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        tags=member.tags,
+        status=member.status,
+    )
+
+
+class _Audience:
+    """The client and the audience id, for the executor."""
+
+    def __init__(self, client: MailchimpClient, list_id: str) -> None:
+        self.client = client
+        self.list_id = list_id
 
 
 def _fingerprint(action: Upsert | ChangeAddress | Archive) -> str:
@@ -437,7 +381,7 @@ def _run(
     current: list[CurrentMember],
     *,
     store: CouplingStore,
-    mailchimp: Mailchimp,
+    audience: _Audience,
     dry_run: bool,
     reconcile: bool,
     retry_failed: bool,
@@ -475,9 +419,10 @@ def _run(
 
     with store.lock():
         if any(not isinstance(a, Adopt) for a in actions):
-            mailchimp.check_access()  # R6.4: a bad key or audience stops the run here
+            # R6.4: a bad key or audience stops the run here, before anything is written
+            audience.client.check_audience(audience.list_id)
         run_id = store.begin_run(dry_run=False, reconcile=reconcile)
-        executor = _Executor(store, mailchimp, progress, total=len(actions))
+        executor = _Executor(store, audience, progress, total=len(actions))
         if reconcile:
             store.update_statuses(
                 {m.key: m.status for m in current if m.coupling is not None and m.status}
@@ -576,10 +521,11 @@ class _Executor:
     """Sends the plan's requests, up to the client's concurrency, and records each answer."""
 
     def __init__(
-        self, store: CouplingStore, mailchimp: Mailchimp, progress: Progress, *, total: int
+        self, store: CouplingStore, audience: _Audience, progress: Progress, *, total: int
     ) -> None:
         self.store = store
-        self.mailchimp = mailchimp
+        self.client = audience.client
+        self.list_id = audience.list_id
         self.progress = progress
         self.total = total
         self.finished = 0
@@ -596,17 +542,20 @@ class _Executor:
         self.finished += n
         self.progress("push", self.finished, self.total)
 
-    def _fail(self, action: Upsert | ChangeAddress | Archive, failed: Failed, what: str) -> None:
+    def _fail(
+        self, action: Upsert | ChangeAddress | Archive, result: MemberResult, what: str
+    ) -> None:
+        error = result.error or FailureDetail(category=ErrorCategory.GENERIC, title="Failed")
         failure = FailureInput(
             person_id=action.person_id,
             kind=action.kind,
             action=what,
-            category=failed.category,
-            title=failed.title,
+            category=error.category.value,
+            title=error.title,
             email_address=action.email_address,
-            status=failed.status,
-            detail=failed.detail,
-            field_errors=failed.field_errors,
+            status=error.status,
+            detail=error.detail,
+            field_errors=tuple((e.field, e.message) for e in error.field_errors),
             fingerprint=_fingerprint(action),
         )
         self.store.record_failure(failure)
@@ -625,7 +574,7 @@ class _Executor:
         self, calls: Iterable[tuple[Any, Callable[[], Any]]]
     ) -> Iterator[tuple[Any, Any]]:
         """Run calls up to the concurrency; yield ``(tag, result)`` in the order they finish."""
-        with ThreadPoolExecutor(max_workers=max(1, self.mailchimp.concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=self.client.concurrency) as pool:
             futures: dict[Future[Any], Any] = {pool.submit(call): tag for tag, call in calls}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -663,7 +612,8 @@ class _Executor:
             (
                 chunk,
                 _bind(
-                    self.mailchimp.upsert,
+                    self.client.batch_upsert,
+                    self.list_id,
                     [
                         UpsertItem(
                             email_address=a.email_address,
@@ -680,8 +630,8 @@ class _Executor:
         for chunk, outcomes in self._parallel(calls):
             confirmed = []
             for action, outcome in zip(chunk, outcomes, strict=True):
-                if outcome.failure is not None:
-                    self._fail(action, outcome.failure, "create" if action.create else "update")
+                if not outcome.ok:
+                    self._fail(action, outcome, "create" if action.create else "update")
                     self._tick()
                     continue
                 # Tags still to remove stay recorded as managed until their removal is confirmed.
@@ -711,7 +661,8 @@ class _Executor:
             (
                 a,
                 _bind(
-                    self.mailchimp.change_address,
+                    self.client.change_address,
+                    self.list_id,
                     a.old_email_address,
                     a.email_address,
                     a.merge_fields,
@@ -721,11 +672,11 @@ class _Executor:
         ]
         fallbacks: list[ChangeAddress] = []
         for action, outcome in self._parallel(calls):
-            if outcome.failure is not None:
-                if outcome.failure.fallback:
+            if not outcome.ok:
+                if outcome.fallback:
                     fallbacks.append(action)
                 else:
-                    self._fail(action, outcome.failure, "change_address")
+                    self._fail(action, outcome, "change_address")
                     self._tick()
                 continue
             managed = (action.member.tags - action.tags_add) | action.tags_remove
@@ -750,9 +701,9 @@ class _Executor:
             tags=action.member.tags,
             send_status=False,
         )
-        (outcome,) = self.mailchimp.upsert([item])
-        if outcome.failure is not None:
-            self._fail(action, outcome.failure, "change_address")
+        (outcome,) = self.client.batch_upsert(self.list_id, [item])
+        if not outcome.ok:
+            self._fail(action, outcome, "change_address")
             self._tick()
             return
         self.store.record_members(
@@ -766,8 +717,8 @@ class _Executor:
                 )
             ]
         )
-        old = self.mailchimp.archive(action.old_email_address)
-        if old.failure is None:
+        old = self.client.archive(self.list_id, action.old_email_address)
+        if old.ok:
             self.store.record_archive(action.old_email_address, old.status or "subscribed")
         self.counts["address_changes"] += 1
         self._succeeded([action.person_id])
@@ -781,8 +732,8 @@ class _Executor:
         for action, status in pending:
             calls.append(((action, status, "remove"), _bind(self._set_tags, action)))
         for (action, status, _), outcome in self._parallel(calls):
-            if outcome.failure is not None:
-                self._fail(action, outcome.failure, "tags")
+            if not outcome.ok:
+                self._fail(action, outcome, "tags")
                 self._tick()
                 continue
             self.store.record_members(
@@ -804,24 +755,20 @@ class _Executor:
             self._succeeded([action.person_id])
             self._tick()
 
-    def _set_tags(self, action: Upsert | ChangeAddress) -> Outcome:
-        """Tag calls for one member: removals, and for an address change its additions."""
-        outcome = Outcome()
-        if isinstance(action, ChangeAddress) and action.tags_add:
-            outcome = self.mailchimp.add_tags(action.email_address, action.tags_add)
-            if outcome.failure is not None:
-                return outcome
-        if action.tags_remove:
-            outcome = self.mailchimp.remove_tags(action.email_address, action.tags_remove)
-        return outcome
+    def _set_tags(self, action: Upsert | ChangeAddress) -> MemberResult:
+        """One tags call: the removals, and for an address change its additions too."""
+        add = action.tags_add if isinstance(action, ChangeAddress) else frozenset()
+        return self.client.set_tags(
+            self.list_id, action.email_address, add=add, remove=action.tags_remove
+        )
 
     # archives -----------------------------------------------------------------------------
 
     def _archives(self, archives: Sequence[Archive]) -> None:
-        calls = [(a, _bind(self.mailchimp.archive, a.email_address)) for a in archives]
+        calls = [(a, _bind(self.client.archive, self.list_id, a.email_address)) for a in archives]
         for action, outcome in self._parallel(calls):
-            if outcome.failure is not None:
-                self._fail(action, outcome.failure, "archive")
+            if not outcome.ok:
+                self._fail(action, outcome, "archive")
             else:
                 self.store.record_archive(action.email_address, action.status)  # R4.3
                 self.counts["archived"] += 1

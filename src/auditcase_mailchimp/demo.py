@@ -1,0 +1,79 @@
+"""The main job, end to end: ``python -m auditcase_mailchimp.demo``.
+
+Starts the bundled fake Mailchimp (:class:`~auditcase_mailchimp.testing.FakeMailchimp`) on
+127.0.0.1, then runs the real command line against it: a sync of the bundled example
+AuditCase export (64 invented persons showing every rule and problem of the coupling) into
+the fake audience with the SQLite coupling database, a second sync (which sends nothing), the
+failure overview and the report. Nothing leaves the machine.
+
+Options: ``--db PATH`` keeps the coupling database (default: a temporary directory, removed
+afterwards); ``--source FILE`` syncs another export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from ._cli import main as cli
+from .testing import DEFAULT_API_KEY, DEFAULT_LIST_ID, FakeMailchimp
+
+__all__ = ["example_export", "main"]
+
+
+def example_export() -> Path:
+    """Return the path of the bundled example export (``examples/auditcase-export.csv``).
+
+    Returns:
+        The file inside the installed package, or the repository's copy in a checkout.
+    """
+    packaged = resources.files("auditcase_mailchimp") / "_demo" / "auditcase-export.csv"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "examples" / "auditcase-export.csv"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; return 0 when it ran as it should.
+
+    Args:
+        argv: ``--db PATH`` and ``--source FILE``, both optional.
+
+    Returns:
+        0 when both syncs ran and the second sent nothing; 1 otherwise.
+    """
+    parser = argparse.ArgumentParser(prog="python -m auditcase_mailchimp.demo")
+    parser.add_argument("--db", help="keep the coupling database here")
+    parser.add_argument("--source", default=str(example_export()), help="the export to sync")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch, FakeMailchimp() as fake:
+        db = args.db or str(Path(scratch) / "auditcase-mailchimp.sqlite3")
+        env = {"MAILCHIMP_API_KEY": DEFAULT_API_KEY}
+        common = ["--list-id", DEFAULT_LIST_ID, "--api-url", fake.url, "--db", db]
+        print(f"Fake Mailchimp at {fake.url}, audience {DEFAULT_LIST_ID}; database {db}")
+        print(f"\n$ auditcase-mailchimp sync --source {args.source} ...")
+        first = cli(["sync", "--source", args.source, *common], environ=env)
+        print(f"(exit status {first}: 1 means some persons have problems to fix in AuditCase)")
+        sent = len(fake.requests)
+        print("\n$ auditcase-mailchimp sync ... (again: nothing changed, so nothing is sent)")
+        second = cli(["sync", "--source", args.source, *common], environ=env)
+        again = len(fake.requests) - sent
+        print(f"(requests sent by the second sync: {again})")
+        print("\n$ auditcase-mailchimp failures")
+        cli(["failures", "--db", db])
+        print("\n$ auditcase-mailchimp report")
+        cli(["report", "--db", db])
+        statuses = fake.audience().statuses()
+        print(
+            f"\nThe fake audience now holds {sum(statuses.values())} members: "
+            + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        )
+    return 0 if first in (0, 1) and second == first and again == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
