@@ -58,7 +58,8 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: the pure core at 10k, 100k and 1M persons, then the full sync against the fake."""
     session.install("-e", ".", *_group("bench"))
-    session.run("python", "benchmarks/bench_core.py", *session.posargs)
+    session.run("python", "benchmarks/bench_core.py")
+    session.run("python", "benchmarks/bench_sync.py", *session.posargs)
 
 
 @nox.session

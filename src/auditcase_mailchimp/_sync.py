@@ -31,7 +31,14 @@ from typing import Any, Final
 
 import attrs
 
-from ._client import AudienceMember, FailureDetail, MailchimpClient, MemberResult, UpsertItem
+from ._client import (
+    BATCH_LIMIT,
+    AudienceMember,
+    FailureDetail,
+    MailchimpClient,
+    MemberResult,
+    UpsertItem,
+)
 from ._desired import DesiredState, Problem, ProblemCategory, desired_state
 from ._errors import ErrorCategory
 from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
@@ -50,9 +57,6 @@ _log = logging.getLogger(__name__)
 
 #: ``progress(phase, done, total)``: phases are ``read``, ``plan`` and ``push``.
 Progress = Callable[[str, int, int], None]
-
-#: Mailchimp takes at most this many members in one batch-subscribe call (MAILCHIMP.md §5.1).
-BATCH_LIMIT: Final = 500
 
 _PROBLEM_CATEGORIES: Final = frozenset(c.value for c in ProblemCategory)
 #: The failure categories of sending (everything but the problems found before sending).
@@ -706,20 +710,25 @@ class _Executor:
             self._fail(action, outcome, "change_address")
             self._tick()
             return
-        self.store.record_members(
-            [
-                _record_of(
-                    action.person_id,
-                    action.kind,
-                    action.member,
-                    managed=action.member.tags,
-                    status=outcome.status,
-                )
-            ]
+        record = _record_of(
+            action.person_id,
+            action.kind,
+            action.member,
+            managed=action.member.tags,
+            status=outcome.status,
         )
-        old = self.client.archive(self.list_id, action.old_email_address)
-        if old.ok:
-            self.store.record_archive(action.old_email_address, old.status or "subscribed")
+        before = self.client.get_member(self.list_id, action.old_email_address)
+        if before is None or before.status == "archived":
+            # The old member is gone (an earlier, interrupted run moved it): only the record moves.
+            self.store.record_address_change(action.old_email_address, record)
+        else:
+            self.store.record_members([record])
+            old = self.client.archive(self.list_id, action.old_email_address)
+            if not old.ok:
+                self._fail(action, old, "archive")
+                self._tick()
+                return
+            self.store.record_archive(action.old_email_address, before.status)  # R4.3
         self.counts["address_changes"] += 1
         self._succeeded([action.person_id])
         self._tick()

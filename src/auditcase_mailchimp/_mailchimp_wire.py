@@ -1,0 +1,220 @@
+"""Mailchimp's JSON answers as typed values: one private, lenient cattrs converter.
+
+Mailchimp adds fields over time, so unknown keys are ignored; absent keys and ``null``
+take defaults. A value of the wrong type is an error: :func:`structure` gathers every such
+error with :func:`cattrs.transform_error` into an
+:class:`~auditcase_mailchimp.UnexpectedResponseError` naming the places.
+
+Only what the client reads is modelled: members (address, status, merge fields, tags), pages of
+members and of tags, the batch-subscribe answer, and the problem document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+
+from ._errors import UnexpectedResponseError
+
+__all__ = [
+    "WireBatchError",
+    "WireBatchResult",
+    "WireFieldError",
+    "WireMember",
+    "WireMemberPage",
+    "WireProblem",
+    "WireTag",
+    "WireTagPage",
+    "make_converter",
+    "parse_json",
+    "structure",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class WireTag:
+    """A tag as a member or tag page shows it."""
+
+    name: str = ""
+
+
+@attrs.frozen
+class WireMember:
+    """A member as Mailchimp shows it, limited to what the coupling compares."""
+
+    email_address: str = ""
+    status: str = ""
+    merge_fields: dict[str, Any] = attrs.field(factory=dict)
+    tags: list[WireTag] = attrs.field(factory=list)
+    tags_count: int = 0
+
+
+@attrs.frozen
+class WireMemberPage:
+    """One page of ``GET /lists/{list_id}/members``."""
+
+    members: list[WireMember] = attrs.field(factory=list)
+    total_items: int = 0
+
+
+@attrs.frozen
+class WireTagPage:
+    """One page of ``GET /lists/{list_id}/members/{hash}/tags``."""
+
+    tags: list[WireTag] = attrs.field(factory=list)
+    total_items: int = 0
+
+
+@attrs.frozen
+class WireBatchError:
+    """One entry of a batch-subscribe answer's ``errors``."""
+
+    email_address: str = ""
+    error: str = ""
+    error_code: str = ""
+    field: str = ""
+    field_message: str = ""
+
+
+@attrs.frozen
+class WireBatchResult:
+    """The answer of ``POST /lists/{list_id}`` (batch subscribe)."""
+
+    new_members: list[WireMember] = attrs.field(factory=list)
+    updated_members: list[WireMember] = attrs.field(factory=list)
+    errors: list[WireBatchError] = attrs.field(factory=list)
+    total_created: int = 0
+    total_updated: int = 0
+    error_count: int = 0
+
+
+@attrs.frozen
+class WireFieldError:
+    """One entry of a problem document's ``errors``."""
+
+    field: str = ""
+    message: str = ""
+
+
+@attrs.frozen
+class WireProblem:
+    """A problem document (``application/problem+json``), MAILCHIMP.md §6.1."""
+
+    type: str = ""
+    title: str = ""
+    status: int = 0
+    detail: str = ""
+    instance: str = ""
+    errors: list[WireFieldError] = attrs.field(factory=list)
+
+
+def _drop_nulls(value: Any) -> Any:
+    """``null`` means "use the default": drop such keys before structuring."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
+
+
+def _text(value: Any, _type: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _integer(value: Any, _type: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return int(value)
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter for Mailchimp's answers: lenient about keys, strict about types.
+
+    Returns:
+        A new :class:`cattrs.Converter` (never the global one) that ignores unknown keys,
+        treats ``null`` as absent, and accepts numbers where text is expected.
+    """
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+    converter.register_structure_hook(str, _text)
+    converter.register_structure_hook(int, _integer)
+    for cls in (
+        WireTag,
+        WireMember,
+        WireMemberPage,
+        WireTagPage,
+        WireBatchError,
+        WireBatchResult,
+        WireFieldError,
+        WireProblem,
+    ):
+        base = converter.gen_structure_attrs_fromdict(cls)
+
+        def hook(value: Any, cls_: type, base: Any = base) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object, got {type(value).__name__}")
+            return base(_drop_nulls(value), cls_)
+
+        converter.register_structure_hook(cls, hook)
+    return converter
+
+
+_CONVERTER: Final = make_converter()
+
+
+def parse_json(body: bytes, *, what: str, request_id: str = "") -> Any:
+    """Parse a JSON body.
+
+    Args:
+        body: The bytes.
+        what: What the answer was to, for the message.
+        request_id: The answer's ``X-Request-Id``.
+
+    Returns:
+        The parsed document.
+
+    Raises:
+        UnexpectedResponseError: The body is not JSON.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnexpectedResponseError(
+            f"{what}: the answer is not JSON", problems=[str(exc)], request_id=request_id
+        ) from exc
+
+
+def structure(document: Any, cls: type[T], *, what: str, request_id: str = "") -> T:
+    """Turn a parsed JSON document into a wire value, leniently.
+
+    Args:
+        document: The parsed JSON.
+        cls: The wire class.
+        what: What the answer was to, for the message.
+        request_id: The answer's ``X-Request-Id``.
+
+    Returns:
+        The value.
+
+    Raises:
+        UnexpectedResponseError: A value has the wrong type; ``problems`` names each place.
+    """
+    try:
+        return _CONVERTER.structure(document, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        problems = (
+            cattrs.transform_error(exc)
+            if isinstance(exc, cattrs.BaseValidationError)
+            else [str(exc)]
+        )
+        raise UnexpectedResponseError(
+            f"{what}: the answer does not have the expected form ({'; '.join(problems)})",
+            problems=problems,
+            request_id=request_id,
+        ) from exc

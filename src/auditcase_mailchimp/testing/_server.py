@@ -1,0 +1,819 @@
+"""The fake Mailchimp server: a real threaded HTTP server on 127.0.0.1, audiences in memory.
+
+See :class:`FakeMailchimp`. The rules of the audiences are in ``_audience.py``; requests are
+validated against the request schemas of Mailchimp's spec shipped as ``request_schemas.json``
+(``_schema.py``), and refused in Mailchimp's "Invalid Resource" shape when they do not fit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import enum
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import attrs
+
+from ._audience import FakeAudience, Problem, not_found
+from ._schema import compiled_body_checks, load_request_schemas, query_problems
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_LIST_ID",
+    "FakeMailchimp",
+    "Fault",
+    "FaultKind",
+    "LoggedRequest",
+]
+
+#: The key the fake accepts unless told otherwise (shaped like a real one, data centre ``us6``).
+DEFAULT_API_KEY: Final = "0123456789abcdef0123456789abcdef-us6"
+#: The audience the fake holds unless told otherwise.
+DEFAULT_LIST_ID: Final = "a1b2c3d4e5"
+
+_ERROR_TYPE: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
+_LINK: Final = (
+    '<https://us6.api.mailchimp.com/schema/3.0/ProblemDetailDocument.json>; rel="describedBy"'
+)
+_INVALID_RESOURCE: Final = (
+    "The resource submitted could not be validated. For field-specific details, see the "
+    "'errors' array."
+)
+_NO_BODY: Final = object()
+
+
+class FaultKind(enum.StrEnum):
+    """What an injected fault does."""
+
+    #: 429 "Too Many Requests", with or without ``Retry-After``, with or without a body.
+    RATE_LIMITED = "rate_limited"
+    #: A 500-class answer (500 with a problem document, 503 with an HTML page).
+    SERVER_ERROR = "server_error"
+    #: The connection is closed without an answer.
+    DROPPED_CONNECTION = "dropped_connection"
+    #: The answer comes late (then normally).
+    SLOW = "slow"
+
+
+@attrs.frozen(kw_only=True)
+class Fault:
+    """One injected fault; build with the class methods. ``method``/``path_contains`` match.
+
+    With ``after_processing`` the request is carried out first and the answer then lost
+    (a 5xx or a dropped connection): the case where a repeat meets its own earlier effect.
+    """
+
+    kind: FaultKind
+    status: int = 0
+    retry_after: str | None = None
+    with_body: bool = True
+    seconds: float = 0.0
+    after_processing: bool = False
+    #: Only requests with this method (any when ``None``).
+    method: str | None = None
+    #: Only requests whose path holds this text (any when ``None``).
+    path_contains: str | None = None
+
+    @classmethod
+    def rate_limited(
+        cls,
+        *,
+        retry_after: str | None = None,
+        with_body: bool = True,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> Fault:
+        """429, optionally with ``Retry-After`` (seconds or an HTTP date) and without a body."""
+        return cls(
+            kind=FaultKind.RATE_LIMITED,
+            status=429,
+            retry_after=retry_after,
+            with_body=with_body,
+            method=method,
+            path_contains=path_contains,
+        )
+
+    @classmethod
+    def server_error(
+        cls,
+        status: int = 500,
+        *,
+        after_processing: bool = False,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> Fault:
+        """A 500-class answer: 500 with a problem document, others with an HTML page."""
+        return cls(
+            kind=FaultKind.SERVER_ERROR,
+            status=status,
+            after_processing=after_processing,
+            method=method,
+            path_contains=path_contains,
+        )
+
+    @classmethod
+    def dropped_connection(
+        cls,
+        *,
+        after_processing: bool = False,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> Fault:
+        """The connection is closed without an answer."""
+        return cls(
+            kind=FaultKind.DROPPED_CONNECTION,
+            after_processing=after_processing,
+            method=method,
+            path_contains=path_contains,
+        )
+
+    @classmethod
+    def slow(
+        cls, seconds: float, *, method: str | None = None, path_contains: str | None = None
+    ) -> Fault:
+        """The answer comes ``seconds`` late (cut short when the fake stops)."""
+        return cls(kind=FaultKind.SLOW, seconds=seconds, method=method, path_contains=path_contains)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether this fault applies to a request."""
+        return (self.method is None or self.method == method) and (
+            self.path_contains is None or self.path_contains in path
+        )
+
+
+@attrs.frozen(kw_only=True)
+class LoggedRequest:
+    """One request as the fake received it, and the status it answered (0: no answer)."""
+
+    method: str
+    #: The path without the query, e.g. ``/3.0/lists/a1b2c3d4e5/members``.
+    path: str
+    #: Each query parameter's first value.
+    query: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: The parsed JSON body; the raw text when it is not JSON; ``None`` without a body.
+    body: Any = attrs.field(default=None, hash=False)
+    #: ``time.time()`` when the request arrived.
+    timestamp: float = 0.0
+    status: int = 0
+    request_id: str = ""
+    #: The injected fault, if any (:class:`FaultKind` value, or ``connection_limit``).
+    fault: str = ""
+
+
+@attrs.define(kw_only=True)
+class _Incoming:
+    """One request as the fake reads it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+    request_id: str
+    arrived: float = attrs.field(factory=time.time)
+    body: Any = None
+    parse_error: str = ""
+
+
+@attrs.frozen
+class _Reply:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def _problem_reply(problem: Problem, request_id: str) -> _Reply:
+    document: dict[str, Any] = {
+        "type": _ERROR_TYPE,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request_id,
+    }
+    if problem.errors:
+        document["errors"] = [{"field": f, "message": m} for f, m in problem.errors]
+    headers = [
+        ("Content-Type", "application/problem+json; charset=utf-8"),
+        ("Link", _LINK),
+        ("X-Request-Id", request_id),
+        *problem.headers.items(),
+    ]
+    return _Reply(problem.status, tuple(headers), json.dumps(document).encode("utf-8"))
+
+
+def _json_reply(status: int, document: Any, request_id: str) -> _Reply:
+    if document is _NO_BODY:
+        return _Reply(status, (("X-Request-Id", request_id),), b"")
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers = (("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", request_id))
+    return _Reply(status, headers, body)
+
+
+def _fault_reply(fault: Fault, request_id: str) -> _Reply:
+    if fault.kind is FaultKind.RATE_LIMITED:
+        extra = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+        if not fault.with_body:
+            headers = [("X-Request-Id", request_id), *extra.items()]
+            return _Reply(429, tuple(headers), b"")
+        problem = Problem(
+            429,
+            "Too Many Requests",
+            "You have exceeded the limit of 10 simultaneous connections.",
+            headers=extra,
+        )
+        return _problem_reply(problem, request_id)
+    if fault.status == 500:  # noqa: PLR2004
+        problem = Problem(
+            500,
+            "Internal Server Error",
+            "A deep, internal error has occurred during the processing of your request. "
+            "Please contact support.",
+        )
+        return _problem_reply(problem, request_id)
+    phrase = HTTPStatus(fault.status).phrase
+    page = f"<html><body><h1>{fault.status} {phrase}</h1></body></html>".encode("ascii")
+    return _Reply(fault.status, (("Content-Type", "text/html"),), page)
+
+
+def _select(document: Any, tree: Mapping[str, Any]) -> Any:
+    """Keep only the dotted ``fields`` (a tree of names) of a document (MAILCHIMP.md §2.4)."""
+    if isinstance(document, list):
+        return [_select(item, tree) for item in document]
+    if not isinstance(document, dict):
+        return document
+    return {
+        name: _select(document[name], sub) if sub else document[name]
+        for name, sub in tree.items()
+        if name in document
+    }
+
+
+def _drop(document: Any, tree: Mapping[str, Any]) -> Any:
+    """Leave out the dotted ``exclude_fields`` of a document."""
+    if isinstance(document, list):
+        return [_drop(item, tree) for item in document]
+    if not isinstance(document, dict):
+        return document
+    return {
+        name: _drop(value, tree[name]) if tree.get(name) else value
+        for name, value in document.items()
+        if name not in tree or tree[name]
+    }
+
+
+def _field_tree(text: str) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in filter(None, (p.strip() for p in text.split(","))):
+        node = tree
+        for name in path.split("."):
+            node = node.setdefault(name, {})
+    return tree
+
+
+def _shape(document: Any, query: Mapping[str, str]) -> Any:
+    if "fields" in query and "exclude_fields" in query:
+        raise Problem(400, "Bad Request", "fields and exclude_fields are mutually exclusive")
+    if "fields" in query:
+        return _select(document, _field_tree(query["fields"]))
+    if "exclude_fields" in query:
+        return _drop(document, _field_tree(query["exclude_fields"]))
+    return document
+
+
+#: Path shapes the fake serves, by number of segments after ``/3.0``.
+_ROUTES: Final = {
+    ("ping",): "/ping",
+    ("lists", None): "/lists/{list_id}",
+    ("lists", None, "members"): "/lists/{list_id}/members",
+    ("lists", None, "members", None): "/lists/{list_id}/members/{subscriber_hash}",
+    ("lists", None, "members", None, "tags"): "/lists/{list_id}/members/{subscriber_hash}/tags",
+    ("lists", None, "members", None, "actions", "delete-permanent"): (
+        "/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent"
+    ),
+}
+
+
+def _route(segments: Sequence[str]) -> str | None:
+    for shape, template in _ROUTES.items():
+        if len(shape) == len(segments) and all(
+            want is None or want == got for want, got in zip(shape, segments, strict=True)
+        ):
+            return template
+    return None
+
+
+def _int(query: Mapping[str, str], name: str, default: int) -> int:
+    return int(query.get(name, default))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # joined on close, after their connections are shut down
+    block_on_close = True
+    allow_reuse_address = True
+    fake: FakeMailchimp
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeMailchimp"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._opened(self.connection)  # noqa: SLF001 - the fake's own handler
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._closed(self.connection)  # noqa: SLF001
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        """Silence the standard library's request log; the fake keeps its own."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply = self.server.fake._serve(self.command, self.path, headers, body)  # noqa: SLF001
+        if reply is None:  # a dropped connection
+            self.close_connection = True
+            return
+        phrase = HTTPStatus(reply.status).phrase
+        lines = [
+            f"HTTP/1.1 {reply.status} {phrase}",
+            f"Content-Length: {len(reply.body)}",
+            f"Date: {self.date_time_string()}",
+            *(f"{name}: {value}" for name, value in reply.headers),
+            "Connection: close" if self.close_connection else "Connection: keep-alive",
+        ]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
+        try:
+            self.wfile.write(data)
+        except OSError:  # the client gave up (a read timeout): nothing to do
+            self.close_connection = True
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle  # noqa: N815 - stdlib's names
+
+
+class FakeMailchimp:
+    """A fake Mailchimp Marketing API on 127.0.0.1, for tests, demos and benchmarks.
+
+    A real threaded HTTP server (``http.server.ThreadingHTTPServer``) that keeps audiences in
+    memory and implements every endpoint the client uses, behaving as MAILCHIMP.md documents:
+    HTTP Basic (any user name, the key as password) and Bearer authentication, problem
+    documents with ``X-Request-Id``, subscriber hashes, statuses and their transitions, tags,
+    merge fields, batch subscribe and paging. Requests that do not fit the spec's request
+    schemas are refused as Mailchimp would ("Invalid Resource", 400, ``errors``).
+
+    Use it as a context manager (or :meth:`start` / :meth:`stop`)::
+
+        with FakeMailchimp() as fake:
+            client = MailchimpClient(ApiKey(fake.api_key), base_url=fake.url)
+
+    Args:
+        api_key: The key accepted as Basic password and as Bearer token.
+        list_ids: The audiences that exist (empty at first).
+        access_tokens: More secrets accepted the same way (OAuth tokens).
+        host: The address to listen on.
+        port: The port; 0 picks a free one (see :attr:`url`).
+        latency: Seconds added to every answer.
+        member_latency: Seconds added per member named in a request (each member of a
+            batch subscribe; one for a request about one member).
+        connection_limit: Requests in flight at once before the next gets 429 "You have
+            exceeded the limit of 10 simultaneous connections." (``None``: no limit).
+        fault_rate: The fraction of requests that get a random fault (429 with and without
+            ``Retry-After``, 500, 503, a dropped connection), drawn from ``seed``.
+        seed: Seeds the random faults.
+        log_requests: Keep :attr:`requests` (turn off for very long runs).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        list_ids: Iterable[str] = (DEFAULT_LIST_ID,),
+        access_tokens: Iterable[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        member_latency: float = 0.0,
+        connection_limit: int | None = 10,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        log_requests: bool = True,
+    ) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate!r}")
+        self._api_key = api_key
+        self._secrets = frozenset({api_key, *access_tokens})
+        self._host = host
+        self._port = port
+        self.latency = latency
+        self.member_latency = member_latency
+        self.connection_limit = connection_limit
+        self.fault_rate = fault_rate
+        self.log_requests = log_requests
+        self._lock = threading.RLock()
+        self._audiences = {lid: FakeAudience(lid, self._lock) for lid in list_ids}
+        self._rng = random.Random(seed)  # noqa: S311 - faults, not secrets
+        self._faults: list[Fault] = []
+        self._log: list[LoggedRequest] = []
+        self._state = threading.Condition()
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._gate = threading.Event()
+        self._gate.set()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        """Show the address and the audiences, never the key."""
+        where = self.url if self._server is not None else "not started"
+        return f"FakeMailchimp({where}, audiences={sorted(self._audiences)})"
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start serving in a background thread.
+
+        Returns:
+            The fake itself.
+        """
+        if self._server is not None:
+            raise RuntimeError("the fake is already running")
+        self._stopping.clear()
+        server = _Server((self._host, self._port), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="fake-mailchimp",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end slow answers, close every connection and join the threads."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self._stopping.set()
+        self._gate.set()
+        server.shutdown()
+        with self._state:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        """Start, for a ``with`` block."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop."""
+        self.stop()
+
+    def _opened(self, connection: socket.socket) -> None:
+        with self._state:
+            self._connections.add(connection)
+
+    def _closed(self, connection: socket.socket) -> None:
+        with self._state:
+            self._connections.discard(connection)
+
+    # --- what tests look at ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The API address, e.g. ``http://127.0.0.1:40123/3.0``."""
+        if self._server is None:
+            raise RuntimeError("the fake is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/3.0"
+
+    @property
+    def api_key(self) -> str:
+        """The key the fake accepts."""
+        return self._api_key
+
+    @property
+    def list_id(self) -> str:
+        """The first audience's id."""
+        return next(iter(self._audiences))
+
+    def audience(self, list_id: str | None = None) -> FakeAudience:
+        """An audience, for assertions and for acting as a person in Mailchimp would.
+
+        Args:
+            list_id: The audience id; the first audience when ``None``.
+        """
+        return self._audiences[self.list_id if list_id is None else list_id]
+
+    def add_audience(self, list_id: str, name: str = "AuditCase") -> FakeAudience:
+        """Create another (empty) audience."""
+        with self._lock:
+            audience = self._audiences[list_id] = FakeAudience(list_id, self._lock, name)
+            return audience
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """Every request received so far, in order of arrival."""
+        with self._lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        """Forget the logged requests."""
+        with self._lock:
+            self._log.clear()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled now."""
+        with self._state:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests seen in flight at once (those refused by the limit included)."""
+        with self._state:
+            return self._max_in_flight
+
+    def reset_max_in_flight(self) -> None:
+        """Start counting :attr:`max_in_flight` afresh."""
+        with self._state:
+            self._max_in_flight = self._in_flight
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults: each applies once, to the next request it matches, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def pending_faults(self) -> list[Fault]:
+        """Injected faults not used yet."""
+        with self._lock:
+            return list(self._faults)
+
+    def hold(self) -> None:
+        """Keep admitted requests (within the connection limit) waiting until :meth:`release`."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        """Let held requests go on."""
+        self._gate.set()
+
+    def wait_for_in_flight(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until at least ``count`` requests are in flight.
+
+        Returns:
+            ``False`` when the timeout passed first.
+        """
+        with self._state:
+            return self._state.wait_for(lambda: self._in_flight >= count, timeout)
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.matches(method, path):
+                    return self._faults.pop(index)
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                return self._rng.choice(
+                    [
+                        Fault.rate_limited(),
+                        Fault.rate_limited(retry_after="1"),
+                        Fault.rate_limited(with_body=False),
+                        Fault.server_error(500),
+                        Fault.server_error(503),
+                        Fault.dropped_connection(),
+                    ]
+                )
+        return None
+
+    def _serve(
+        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> _Reply | None:
+        """Answer one request; ``headers`` have lower-case names. ``None``: drop the connection."""
+        split = urlsplit(raw_path)
+        incoming = _Incoming(
+            method=method,
+            path=split.path,
+            query={k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
+            headers=headers,
+            request_id=str(uuid.uuid4()),
+        )
+        if raw_body:
+            try:
+                incoming.body = json.loads(raw_body)
+            except ValueError as exc:
+                incoming.body = raw_body.decode("utf-8", errors="replace")
+                incoming.parse_error = str(exc)
+        with self._state:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            over = self.connection_limit is not None and self._in_flight > self.connection_limit
+            self._state.notify_all()
+        fault: Fault | None = None
+        try:
+            if over:
+                reply: _Reply | None = _problem_reply(
+                    Problem(
+                        429,
+                        "Too Many Requests",
+                        "You have exceeded the limit of 10 simultaneous connections.",
+                    ),
+                    incoming.request_id,
+                )
+            else:
+                reply, fault = self._admitted(incoming)
+        except Exception:  # noqa: BLE001 - a bug in the fake must still answer
+            reply = _problem_reply(
+                Problem(500, "Internal Server Error", "The fake failed."), incoming.request_id
+            )
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                self._state.notify_all()
+        if self.log_requests:
+            entry = LoggedRequest(
+                method=method,
+                path=incoming.path,
+                query=incoming.query,
+                body=incoming.body,
+                timestamp=incoming.arrived,
+                status=0 if reply is None else reply.status,
+                request_id=incoming.request_id,
+                fault="connection_limit" if over else (fault.kind.value if fault else ""),
+            )
+            with self._lock:
+                self._log.append(entry)
+        return reply
+
+    def _admitted(self, incoming: _Incoming) -> tuple[_Reply | None, Fault | None]:
+        self._gate.wait()
+        fault = self._take_fault(incoming.method, incoming.path)
+        if fault is not None and fault.kind is FaultKind.SLOW:
+            self._stopping.wait(fault.seconds)
+        members = 0
+        body = incoming.body
+        if isinstance(body, dict) and isinstance(body.get("members"), list):
+            members = len(body["members"])
+        elif incoming.path.count("/") >= 5:  # noqa: PLR2004 - /3.0/lists/{id}/members/{hash}…
+            members = 1
+        delay = self.latency + self.member_latency * members
+        if delay > 0:
+            self._stopping.wait(delay)
+        if fault is not None and fault.kind is not FaultKind.SLOW and not fault.after_processing:
+            return self._faulted(fault, incoming.request_id), fault
+        try:
+            reply = self._respond(incoming)
+        except Problem as problem:
+            reply = _problem_reply(problem, incoming.request_id)
+        if fault is not None and fault.after_processing:
+            return self._faulted(fault, incoming.request_id), fault
+        return reply, fault
+
+    @staticmethod
+    def _faulted(fault: Fault, request_id: str) -> _Reply | None:
+        if fault.kind is FaultKind.DROPPED_CONNECTION:
+            return None
+        return _fault_reply(fault, request_id)
+
+    def _authorised(self, headers: Mapping[str, str]) -> None:
+        header = headers.get("authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        if not credentials:
+            raise Problem(401, "API Key Missing", "Your request did not include an API key.")
+        secret = None
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            secret = decoded.partition(":")[2]
+        elif scheme.lower() == "bearer":
+            secret = credentials
+        if secret not in self._secrets:
+            raise Problem(
+                401,
+                "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            )
+
+    def _respond(self, incoming: _Incoming) -> _Reply:
+        """Authenticate, route, validate against the spec, then carry the request out."""
+        self._authorised(incoming.headers)
+        segments, template, key = _resolve(incoming)
+        if template == "/ping":
+            return _json_reply(200, {"health_status": "Everything's Chimpy!"}, incoming.request_id)
+        audience = self._audiences.get(segments[1])
+        if audience is None:
+            raise not_found()
+        with self._lock:
+            if len(segments) <= 3:  # noqa: PLR2004 - the audience, or its member list
+                document = _audience_call(audience, key, incoming)
+            else:
+                member = audience.find(segments[3])
+                if member is None:
+                    raise not_found()
+                document = _member_call(audience, member, key, incoming)
+        if document is _NO_BODY:
+            return _json_reply(204, _NO_BODY, incoming.request_id)
+        return _json_reply(200, _shape(document, incoming.query), incoming.request_id)
+
+
+def _resolve(incoming: _Incoming) -> tuple[list[str], str, str]:
+    """Route a request and validate it against the spec's request schemas."""
+    path = incoming.path
+    if not path.startswith("/3.0/"):
+        raise not_found()
+    segments = [unquote(s) for s in path[len("/3.0/") :].strip("/").split("/")]
+    template = _route(segments)
+    if template is None:
+        raise not_found()
+    key = f"{incoming.method} {template}"
+    operation = load_request_schemas().get(key)
+    if operation is None:
+        raise Problem(
+            405,
+            "Method Not Allowed",
+            "The requested method and resource are not compatible. See the Allow header "
+            "for this resource's available methods.",
+        )
+    errors = query_problems(incoming.query, operation["query"])
+    check = compiled_body_checks()[key]
+    if check is not None:
+        if incoming.parse_error:
+            raise Problem(
+                400,
+                "JSON Parse Exception",
+                f"We encountered an unspecified JSON parsing error: {incoming.parse_error}",
+            )
+        check(incoming.body, (), errors)
+    if errors:
+        raise Problem(400, "Invalid Resource", _INVALID_RESOURCE, errors)
+    return segments, template, key
+
+
+def _audience_call(audience: FakeAudience, key: str, incoming: _Incoming) -> Any:
+    query = incoming.query
+    if key == "GET /lists/{list_id}":
+        return audience.list_json()
+    if key == "POST /lists/{list_id}":
+        return audience.batch_subscribe(
+            incoming.body,
+            skip_merge_validation=query.get("skip_merge_validation") == "true",
+            skip_duplicate_check=query.get("skip_duplicate_check") == "true",
+        )
+    chosen = audience.listing(query.get("status"))
+    count, offset = _int(query, "count", 10), _int(query, "offset", 0)
+    return {
+        "members": [audience.member_json(m) for m in chosen[offset : offset + count]],
+        "list_id": audience.list_id,
+        "total_items": len(chosen),
+    }
+
+
+def _member_call(audience: FakeAudience, member: Any, key: str, incoming: _Incoming) -> Any:
+    query = incoming.query
+    if key == "GET /lists/{list_id}/members/{subscriber_hash}":
+        return audience.member_json(member)
+    if key == "PATCH /lists/{list_id}/members/{subscriber_hash}":
+        return audience.patch_member(
+            member,
+            incoming.body,
+            skip_merge_validation=query.get("skip_merge_validation") == "true",
+        )
+    if key == "DELETE /lists/{list_id}/members/{subscriber_hash}":
+        audience.archive_member(member)
+        return _NO_BODY
+    if key == "GET /lists/{list_id}/members/{subscriber_hash}/tags":
+        count, offset = _int(query, "count", 10), _int(query, "offset", 0)
+        return audience.tags_json(member, count, offset)
+    if key == "POST /lists/{list_id}/members/{subscriber_hash}/tags":
+        audience.set_member_tags(member, incoming.body["tags"])
+        return _NO_BODY
+    audience.delete_member_permanently(member)
+    return _NO_BODY

@@ -1,0 +1,233 @@
+"""The transport: one request, one answer, requests' exceptions mapped (STYLE.md Transport)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from auditcase_mailchimp._credentials import ApiKey
+from auditcase_mailchimp._errors import ConfigurationError, NetworkError, NetworkTimeoutError
+from auditcase_mailchimp._transport import Request, RequestsTransport, Response, Transport
+from auditcase_mailchimp.testing import FakeMailchimp, Fault
+
+
+def _ping(fake: FakeMailchimp, key: str | None = None) -> Request:
+    header = ApiKey(key or fake.api_key).authorization()
+    return Request(
+        method="GET", url=f"{fake.url}/ping", headers=(("Authorization", header),), body=None
+    )
+
+
+@pytest.fixture
+def transport() -> Iterator[RequestsTransport]:
+    """A transport with a short read timeout."""
+    sending = RequestsTransport(pool_size=4, connect_timeout=2.0, read_timeout=2.0)
+    yield sending
+    sending.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_requests_transport_is_a_transport() -> None:
+    """RequestsTransport satisfies the Transport protocol (STYLE.md: transport as a Protocol)."""
+    sending = RequestsTransport()
+    try:
+        assert isinstance(sending, Transport)
+    finally:
+        sending.close()
+
+
+def test_send_returns_status_headers_and_raw_body(
+    fake_mailchimp: FakeMailchimp, transport: RequestsTransport
+) -> None:
+    """The answer comes back whole and unparsed (STYLE.md: the transport parses no JSON)."""
+    response = transport.send(_ping(fake_mailchimp))
+    assert response.status == 200
+    assert json.loads(response.body) == {"health_status": "Everything's Chimpy!"}
+    assert response.header("content-type") == "application/json; charset=utf-8"
+    assert response.header("X-REQUEST-ID")
+
+
+def test_error_status_is_an_answer_not_an_exception(
+    fake_mailchimp: FakeMailchimp, transport: RequestsTransport
+) -> None:
+    """A 401 is a Response; the client, not the transport, reads it (STYLE.md Transport)."""
+    response = transport.send(_ping(fake_mailchimp, key="ffff-us6"))
+    assert response.status == 401
+    assert response.header("Content-Type") == "application/problem+json; charset=utf-8"
+
+
+def test_transport_does_not_retry(
+    fake_mailchimp: FakeMailchimp, transport: RequestsTransport
+) -> None:
+    """One send is one request, even for a 500 (STYLE.md: the transport does not retry)."""
+    fake_mailchimp.inject(Fault.server_error(500))
+    assert transport.send(_ping(fake_mailchimp)).status == 500
+    assert len(fake_mailchimp.requests) == 1
+
+
+def test_refused_connection_is_a_retryable_network_error(transport: RequestsTransport) -> None:
+    """Connection refused becomes our NetworkError from requests' (STYLE.md: map at boundary)."""
+    request = Request(method="GET", url=f"http://127.0.0.1:{_free_port()}/3.0/ping")
+    with pytest.raises(NetworkError) as caught:
+        transport.send(request)
+    assert caught.value.retryable
+    assert caught.value.category == "network"
+    assert "GET /3.0/ping" in str(caught.value)
+    assert type(caught.value.__cause__).__module__.startswith("requests")
+
+
+def test_dropped_connection_is_a_network_error(
+    fake_mailchimp: FakeMailchimp, transport: RequestsTransport
+) -> None:
+    """A connection closed without an answer is a NetworkError (§7: connection errors)."""
+    fake_mailchimp.inject(Fault.dropped_connection())
+    with pytest.raises(NetworkError):
+        transport.send(_ping(fake_mailchimp))
+
+
+def test_slow_answer_beyond_the_read_timeout_is_a_timeout(fake_mailchimp: FakeMailchimp) -> None:
+    """An answer later than the read timeout raises NetworkTimeoutError (§7 timeouts)."""
+    fake_mailchimp.inject(Fault.slow(30.0))
+    sending = RequestsTransport(read_timeout=0.2)
+    try:
+        with pytest.raises(NetworkTimeoutError, match="read timeout") as caught:
+            sending.send(_ping(fake_mailchimp))
+    finally:
+        sending.close()
+    assert caught.value.retryable
+
+
+def test_pool_never_holds_more_connections_than_its_size(fake_mailchimp: FakeMailchimp) -> None:
+    """pool_block: eight threads on a pool of 2 never have 3 requests in flight (§7 limit)."""
+    sending = RequestsTransport(pool_size=2)
+    fake_mailchimp.hold()
+    answers: list[Response] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(sending.send(_ping(fake_mailchimp))))
+        for _ in range(8)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        assert fake_mailchimp.wait_for_in_flight(2)
+        assert fake_mailchimp.in_flight == 2
+    finally:
+        fake_mailchimp.release()
+        for thread in threads:
+            thread.join()
+        sending.close()
+    assert [a.status for a in answers] == [200] * 8
+    assert fake_mailchimp.max_in_flight == 2
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "http://127.0.0.2:9/steal")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+def test_redirects_are_not_followed(transport: RequestsTransport) -> None:
+    """A redirect comes back as an answer: the key never travels elsewhere (§ decided: TLS)."""
+    server = HTTPServer(("127.0.0.1", 0), _Redirecting)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        port = server.server_address[1]
+        response = transport.send(Request(method="GET", url=f"http://127.0.0.1:{port}/3.0/ping"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert response.status == 302
+    assert response.header("Location") == "http://127.0.0.2:9/steal"
+
+
+def test_netrc_cannot_replace_the_authorization_header(
+    fake_mailchimp: FakeMailchimp,
+    transport: RequestsTransport,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """~/.netrc is never read: our Authorization header is what is sent (issue 3 security)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert transport.send(_ping(fake_mailchimp)).status == 200
+
+
+def test_tls_verification_is_on() -> None:
+    """TLS certificates are always verified (§ decided: TLS verification always on)."""
+    sending = RequestsTransport()
+    try:
+        assert sending._session.verify is True
+    finally:
+        sending.close()
+
+
+def test_malformed_url_is_a_configuration_error(transport: RequestsTransport) -> None:
+    """A URL requests cannot send is our ConfigurationError, not a requests exception."""
+    with pytest.raises(ConfigurationError):
+        transport.send(Request(method="GET", url="http://[::1/3.0/ping"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"pool_size": 0},
+        {"pool_size": True},
+        {"pool_size": 2.5},
+        {"connect_timeout": 0},
+        {"read_timeout": -1},
+        {"read_timeout": "5"},
+    ],
+)
+def test_bad_transport_settings_are_refused(options: dict[str, object]) -> None:
+    """Pool size and timeouts are checked when the transport is built (issue 3 item 1)."""
+    with pytest.raises(ConfigurationError):
+        RequestsTransport(**options)  # type: ignore[arg-type]
+
+
+def test_request_repr_redacts_authorization_and_hides_the_body() -> None:
+    """The Authorization header and the body never show in a repr (issue 3 item 6)."""
+    key = "0123456789abcdef0123456789abcdef-us6"
+    request = Request(
+        method="POST",
+        url="https://us6.api.mailchimp.com/3.0/lists/x",
+        headers=(("Authorization", str(ApiKey(key).authorization())), ("Accept", "x")),
+        body=b'{"email_address": "jan@example.nl"}',
+    )
+    shown = repr(request)
+    assert "<redacted>" in shown
+    assert "Basic" not in shown
+    assert "jan@example.nl" not in shown
+    assert "<35 bytes>" in shown
+    assert request.header("authorization") == request.headers[0][1]
+
+
+def test_response_repr_shows_status_and_size_only() -> None:
+    """A response's repr holds no body content (bodies hold addresses; issue 3 item 6)."""
+    response = Response(
+        status=200, headers=(("Content-Type", "application/json"),), body=b'{"a@b.nl": 1}'
+    )
+    assert repr(response) == (
+        "Response(status=200, content_type='application/json', body=<13 bytes>)"
+    )
+    assert response.header("missing") is None
