@@ -1,4 +1,4 @@
-"""Project automation: `nox` runs lint, typing, tests and docs; `nox -s bench` and `nox -s demo` on request."""
+"""Project automation: `nox` runs lint, typing, tests and docs; `bench` and `demo` on request."""
 
 from __future__ import annotations
 
@@ -51,12 +51,14 @@ def tests(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the Sphinx docs with warnings as errors."""
     session.install("-e", ".", *_group("docs"))
-    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html"
+    )
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: the pure core at 10k, 100k and 1M persons, then the full sync against the fake."""
+    """Benchmarks: the core at 10k, 100k and 1M persons, then full syncs against the fake."""
     session.install("-e", ".", *_group("bench"))
     session.run("python", "benchmarks/bench_core.py")
     session.run("python", "benchmarks/bench_sync.py", *session.posargs)

@@ -6,7 +6,7 @@ import auditcase_mailchimp
 
 project = "auditcase-mailchimp"
 author = "auditcase-mailchimp developers"
-copyright = "2026, auditcase-mailchimp developers"  # noqa: A001
+copyright = "2026, auditcase-mailchimp developers"
 release = auditcase_mailchimp.__version__
 
 extensions = [
@@ -35,7 +35,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"requests\..*"),
     (r"py:class", r"cattrs\..*"),
     (r"py:class", r"auditcase_mailchimp\._.*"),
-    (r"py:.*", r"(collections\.abc|typing|enum|datetime|os|pathlib|contextlib|types|io|random)\..*"),
+    (r"py:.*", r"(collections\.abc|typing|enum|datetime|os|pathlib|contextlib|types|io)\..*"),
     (r"py:class", r"(datetime|Path|PathLike|TextIO|Iterable|Iterator|Mapping|Sequence|Callable)"),
     (r"py:.*", r"(str|int|float|bool|bytes|object|None|frozenset|tuple|dict|list|type)"),
     (r"py:exc", r"(ValueError|TypeError|OSError|KeyError)"),

@@ -127,6 +127,43 @@ def test_a_repeated_person_id_is_a_problem_and_held() -> None:
     assert state.held == {"1"}
 
 
+def test_a_repeated_id_leaves_no_phantom_duplicate() -> None:
+    """R3.2 after a repeated id: the one left at a shared address is pushed without conflict."""
+    shared = "info@example.com"
+    state = desired_state(
+        [
+            _person("1", contact_email=shared),
+            _person("1", contact_email="b@example.nl"),
+            _person("2", contact_email=shared),
+        ]
+    )
+    assert state.persons[shared].person_id == "2"
+    assert [(p.person_id, p.category) for p in state.problems] == [
+        ("1", ProblemCategory.DUPLICATE_PERSON_ID),
+        ("1", ProblemCategory.DUPLICATE_PERSON_ID),
+    ]
+    three = desired_state(
+        [
+            _person("1", contact_email=shared),
+            _person("2", contact_email=shared),
+            _person("3", contact_email=shared),
+            _person("3", contact_email=shared),
+        ]
+    )
+    assert three.persons[shared].person_id == "1"
+    assert {
+        p.person_id for p in three.problems if p.category is ProblemCategory.DUPLICATE_ADDRESS
+    } == {"1", "2"}
+    alone = desired_state([_person("1", contact_email=shared), _person("1", contact_email=shared)])
+    assert dict(alone.members) == {}
+    both = desired_state(
+        [_person(i, contact_email=shared) for i in ("1", "2")]
+        + [_person(i, contact_email="x@example.nl") for i in ("1", "2")]
+    )
+    assert dict(both.members) == {}
+    assert both.held == {"1", "2"}
+
+
 def test_ids_that_are_not_numbers_sort_after_numbers() -> None:
     """R3.2: the lowest id is decided deterministically for any id."""
     persons = [

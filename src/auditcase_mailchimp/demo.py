@@ -2,7 +2,7 @@
 
 Starts the bundled fake Mailchimp (:class:`~auditcase_mailchimp.testing.FakeMailchimp`) on
 127.0.0.1, then runs the real command line against it: a sync of the bundled example
-AuditCase export (64 invented persons showing every rule and problem of the coupling) into
+AuditCase export (65 invented persons showing every rule and problem of the coupling) into
 the fake audience with the SQLite coupling database, a second sync (which sends nothing), the
 failure overview and the report. Nothing leaves the machine.
 

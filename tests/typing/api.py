@@ -79,9 +79,12 @@ def run_everything(inner: Transport) -> SyncReport:
     store: CouplingStore = SQLiteStore("coupling.sqlite3")
     member = to_member(next(iter(source.persons())))
     assert member.status == "subscribed"
-    with FakeMailchimp() as fake, MailchimpClient(
-        ApiKey(fake.api_key), base_url=fake.url, transport=CountingTransport(inner)
-    ) as client:
+    with (
+        FakeMailchimp() as fake,
+        MailchimpClient(
+            ApiKey(fake.api_key), base_url=fake.url, transport=CountingTransport(inner)
+        ) as client,
+    ):
         sync(export, store=store, client=client, list_id=fake.list_id, dry_run=True)
         return push_persons(source.persons(), store=store, client=client, list_id=fake.list_id)
 
