@@ -116,7 +116,7 @@ BASE = [
 def test_first_sync_pushes_every_linked_person_as_the_mapping_says(world: World) -> None:
     """R1, R2: linked persons of both kinds become subscribed members with names and tags."""
     report = world.sync(BASE)
-    assert (report.created, report.updated, report.archived) == (4, 0, 0)
+    assert (report.created, report.updated, report.archived, report.tags_changed) == (4, 0, 0, 0)
     assert report.ok
     members = world.members()
     assert set(members) == {
@@ -190,7 +190,7 @@ def test_renames_and_regroups_are_pushed_and_hand_tags_kept(world: World) -> Non
         *BASE[1:],
     ]
     report = world.sync(changed, reconcile=True)
-    assert report.updated == 1
+    assert (report.updated, report.tags_changed) == (1, 1)
     jan = world.members()["jan@example.nl"]
     assert jan.last_name == "de Vries"
     assert jan.tags == {"BTW", "VIP"}

@@ -472,7 +472,10 @@ def _planned_counts(actions: Sequence[Upsert | ChangeAddress | Archive | Adopt])
     for action in actions:
         if isinstance(action, Upsert):
             counts["created" if action.create else "updated"] += 1
-            counts["tags_changed"] += bool(action.tags_add or action.tags_remove)
+            # Tags changed: of members that were there already (a new member's tags are new).
+            counts["tags_changed"] += not action.create and bool(
+                action.tags_add or action.tags_remove
+            )
         elif isinstance(action, ChangeAddress):
             counts["address_changes"] += 1
             counts["tags_changed"] += bool(action.tags_add or action.tags_remove)
@@ -652,7 +655,7 @@ class _Executor:
                     self._removals.append((action, outcome.status))
                 else:
                     self.counts["created" if action.create else "updated"] += 1
-                    self.counts["tags_changed"] += bool(action.tags_add)
+                    self.counts["tags_changed"] += not action.create and bool(action.tags_add)
                     self._tick()
             if confirmed:
                 self.store.record_members(confirmed)  # one transaction per answer
@@ -760,7 +763,7 @@ class _Executor:
                 self.counts["address_changes"] += 1
             else:
                 self.counts["created" if action.create else "updated"] += 1
-            self.counts["tags_changed"] += 1
+            self.counts["tags_changed"] += not (isinstance(action, Upsert) and action.create)
             self._succeeded([action.person_id])
             self._tick()
 
