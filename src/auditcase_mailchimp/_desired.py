@@ -92,31 +92,37 @@ def _choose(candidates: list[_Candidate], owner: str | None) -> _Candidate:
     )
 
 
+def conflict(
+    person: Person, email_address: str, others: tuple[str, ...], *, pushed: bool
+) -> Problem:
+    """R3.2: the conflict of one person sharing ``email_address`` with ``others``."""
+    verdict = "this person is pushed" if pushed else "this person is not pushed: unlink one of them"
+    return Problem(
+        person_id=person.person_id,
+        kind=person.kind,
+        category=ProblemCategory.DUPLICATE_ADDRESS,
+        message=(
+            f"{person.kind} {person.person_id} shares its e-mail address "
+            f"with {', '.join(others)}; {verdict}"
+        ),
+        email_address=email_address,
+        others=others,
+        pushed=pushed,
+    )
+
+
 def _duplicate_problems(candidates: list[_Candidate], winner: _Candidate) -> list[Problem]:
     """R3.2: a conflict for every person sharing an address, naming the others."""
     ids = [person.person_id for person, _ in candidates]
-    problems = []
-    for candidate, member in candidates:
-        pushed = candidate is winner[0]
-        others = tuple(sorted((i for i in ids if i != candidate.person_id), key=_id_order))
-        verdict = (
-            "this person is pushed" if pushed else "this person is not pushed: unlink one of them"
+    return [
+        conflict(
+            candidate,
+            member.email_address,
+            tuple(sorted((i for i in ids if i != candidate.person_id), key=_id_order)),
+            pushed=candidate is winner[0],
         )
-        problems.append(
-            Problem(
-                person_id=candidate.person_id,
-                kind=candidate.kind,
-                category=ProblemCategory.DUPLICATE_ADDRESS,
-                message=(
-                    f"{candidate.kind} {candidate.person_id} shares its e-mail address "
-                    f"with {', '.join(others)}; {verdict}"
-                ),
-                email_address=member.email_address,
-                others=others,
-                pushed=pushed,
-            )
-        )
-    return problems
+        for candidate, member in candidates
+    ]
 
 
 def _drop_repeated(

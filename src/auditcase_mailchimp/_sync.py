@@ -39,7 +39,7 @@ from ._client import (
     MemberResult,
     UpsertItem,
 )
-from ._desired import DesiredState, Problem, ProblemCategory, desired_state
+from ._desired import DesiredState, Problem, ProblemCategory, conflict, desired_state
 from ._errors import ErrorCategory
 from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
 from ._plan import Adopt, Archive, ChangeAddress, Plan, UnsubscribedNotice, Upsert, plan_sync
@@ -299,19 +299,7 @@ def _without_taken(desired: DesiredState, taken: Mapping[str, str]) -> DesiredSt
     for key, owner in taken.items():
         member, person = members.pop(key), persons.pop(key)
         held.add(person.person_id)
-        problems.append(
-            Problem(
-                person_id=person.person_id,
-                kind=person.kind,
-                category=ProblemCategory.DUPLICATE_ADDRESS,
-                message=(
-                    f"{person.kind} {person.person_id} shares its e-mail address with {owner}; "
-                    "this person is not pushed: unlink one of them"
-                ),
-                email_address=member.email_address,
-                others=(owner,),
-            )
-        )
+        problems.append(conflict(person, member.email_address, (owner,), pushed=False))
     return DesiredState(
         members=members, persons=persons, problems=tuple(problems), held=frozenset(held)
     )
