@@ -318,3 +318,35 @@ def test_a_run_killed_mid_push_finishes_on_the_next_run(tmp_path: Path) -> None:
         assert sorted(m.key for m in store.load_current()) == sorted(
             m.key for m in ref.load_current()
         )
+
+
+def test_erase_with_an_unknown_audience_erases_nothing(cli: Cli, export: Path) -> None:
+    """R9.5, R9.6: an unknown audience exits 2 and the coupling database keeps the address."""
+    cli.sync(export)
+    code = cli("erase", "--email", "jan@example.nl", "--list-id", "nosuch", "--api-url",
+               cli.fake.url, "--db", cli.db, "--yes")  # fmt: skip
+    assert code == 2
+    assert b"jan@example.nl" in Path(cli.db).read_bytes()
+
+
+def test_dry_run_json_holds_the_plan(cli: Cli, export: Path) -> None:
+    """R7.3: a dry run's JSON summary carries the full plan."""
+    assert cli.sync(export, "--dry-run", "--json") == 0
+    plan = json.loads(cli.out)["plan"]
+    assert {(a["action"], a["email_address"]) for a in plan} >= {("create", "jan@example.nl")}
+    assert plan[0]["merge_fields"].keys() == {"FNAME", "LNAME"}
+
+
+def test_a_refused_key_leaves_no_database_behind(cli: Cli, export: Path) -> None:
+    """R9.6: a run stopped before anything was sent leaves no empty database file."""
+    assert cli.sync(export, env={"MAILCHIMP_API_KEY": "f" * 32 + "-us6"}) == 2
+    assert not Path(cli.db).exists()
+
+
+def test_a_person_still_refused_keeps_exit_status_1(cli: Cli, tmp_path: Path) -> None:
+    """R9.6 with R6.3: a refused person not sent again is not synced, so the exit status is 1."""
+    source = tmp_path / "bad.jsonl"
+    write_export(source, [*BASE, person("9", "test@example.nl")])
+    assert cli.sync(source) == 1
+    assert cli.sync(source) == 1
+    assert "1 refused before with the same data" in cli.out

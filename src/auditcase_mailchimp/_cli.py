@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
-from ._client import MailchimpClient
+from ._client import MailchimpClient, MemberOutcome
 from ._credentials import ApiKey, OAuthToken
 from ._errors import AudienceNotFoundError, AuditCaseMailchimpError, AuthenticationError
 from ._plan import Adopt, Archive, ChangeAddress, Plan, Upsert
@@ -181,25 +181,35 @@ def _client(api_url: str | None, env: dict[str, str]) -> MailchimpClient:
 def _sync(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     source = ExportFile(args.source)
     db = Path(args.db)
+    new_file = not db.exists()
     if not args.dry_run:
         store = SQLiteStore(db)
-    elif db.exists():
+    elif not new_file:
         store = SQLiteStore(db, read_only=True)  # R7.3: a dry run writes nothing anywhere
     else:
         store = SQLiteStore(":memory:")  # nor creates the file
     progress = _Progress(err)
-    with store, _client(args.api_url, env) as client:
-        report = sync(
-            source,
-            store=store,
-            client=client,
-            list_id=args.list_id,
-            dry_run=args.dry_run,
-            reconcile=args.reconcile,
-            retry_failed=args.retry_failed,
-            progress=progress,
-        )
-    progress.close()
+    try:
+        with store, _client(args.api_url, env) as client:
+            report = sync(
+                source,
+                store=store,
+                client=client,
+                list_id=args.list_id,
+                dry_run=args.dry_run,
+                reconcile=args.reconcile,
+                retry_failed=args.retry_failed,
+                progress=progress,
+            )
+    except AuditCaseMailchimpError:
+        if new_file and not args.dry_run and db.exists():
+            with SQLiteStore(db, read_only=True) as check:
+                untouched = not check.runs()
+            if untouched:  # stopped before anything was written: leave no empty file behind
+                _remove_database(db)
+        raise
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False), file=out)
     else:
@@ -207,6 +217,11 @@ def _sync(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextI
             _print_plan(report.plan, out)
         _print_summary(report, out)
     return EXIT_OK if report.ok else EXIT_FAILURES
+
+
+def _remove_database(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def _print_plan(plan: Plan, out: TextIO) -> None:
@@ -401,6 +416,7 @@ def _erase(
             print("Not confirmed: nothing erased.", file=err)
             return EXIT_FAILURES
     with _client(args.api_url, env) as client:
+        client.check_audience(args.list_id)  # a bad key or audience: exit 2, nothing erased
         result = client.delete_permanently(args.list_id, args.email)
     if result.error is not None:
         print(
@@ -409,9 +425,16 @@ def _erase(
             file=err,
         )
         return EXIT_FAILURES
+    where = (
+        "was not in the audience (nothing to delete there)"
+        if result.outcome is MemberOutcome.ABSENT
+        else "is permanently deleted from the audience"
+    )
     db = Path(args.db)
     if db.exists():
         with SQLiteStore(db) as store:
             store.forget(args.email)
-    print(f"Erased {args.email} from the audience and the coupling database.", file=out)
+        print(f"{args.email} {where}; the coupling database {db} forgot it.", file=out)
+    else:
+        print(f"{args.email} {where}; there is no coupling database at {db}.", file=out)
     return EXIT_OK
