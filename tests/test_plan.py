@@ -246,6 +246,22 @@ def test_a_member_already_as_wanted_is_adopted_without_a_request() -> None:
     )
 
 
+def test_an_adopted_member_keeps_its_status_in_the_record() -> None:
+    """R5.3: adopting an unsubscribed member records it as unsubscribed, and reports it."""
+    current = CurrentMember(
+        email_address="jan@example.nl",
+        first_name="Jan",
+        last_name="Jansen",
+        tags=frozenset({"Nieuwsbrief"}),
+        status="unsubscribed",
+    )
+    plan = plan_sync([current], desired_state([_person("1")]))
+    action = _only(plan)
+    assert isinstance(action, Adopt)
+    assert action.status == "unsubscribed"
+    assert [n.status for n in plan.unsubscribed] == ["unsubscribed"]
+
+
 # --- removal: R4 -------------------------------------------------------------------------------
 
 

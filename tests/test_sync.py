@@ -244,6 +244,22 @@ def test_an_unsubscribed_member_is_never_resubscribed(world: World) -> None:
         assert [n.person_id for n in store.load_report().unsubscribed] == ["3"]
 
 
+def test_an_unsubscribed_member_found_as_wanted_stays_on_the_report(world: World) -> None:
+    """R5.3: a member unsubscribed before the coupling met it stays on the report next run."""
+    world.fake.audience().add(
+        "jan@example.nl",
+        status="unsubscribed",
+        first_name="Jan",
+        last_name="Jansen 1",
+        tags=("Nieuwsbrief", "Fiscaal"),
+    )
+    first = world.sync(BASE, reconcile=True)
+    assert first.adopted == 1
+    again = world.sync(BASE)  # from the coupling database only
+    assert [(n.person_id, n.status) for n in again.unsubscribed] == [("1", "unsubscribed")]
+    assert world.members()["jan@example.nl"].status == "unsubscribed"
+
+
 def test_problems_are_reported_and_never_remove_anyone(world: World) -> None:
     """R2.6, R3.2, R6.2: problems go to the overview; a member of a problem person stays."""
     world.sync(BASE)

@@ -151,6 +151,9 @@ class Adopt:
     person_id: str
     kind: PersonKind
     member: MailchimpMember
+    #: The member's status in the audience, kept in the record (an adopted member may be
+    #: ``unsubscribed``, which the R5.3 report must go on showing).
+    status: str = "subscribed"
 
     @property
     def key(self) -> str:
@@ -405,7 +408,9 @@ def _keep(draft: _Draft, person: Person, target: MailchimpMember, member: Curren
     if _coupled_as(member, person, target):
         draft.unchanged += 1
     else:
-        draft.actions.append(Adopt(person_id=person.person_id, kind=person.kind, member=target))
+        draft.actions.append(
+            Adopt(person_id=person.person_id, kind=person.kind, member=target, status=member.status)
+        )
 
 
 def _coupled_as(member: CurrentMember, person: Person, target: MailchimpMember) -> bool:

@@ -619,7 +619,9 @@ class _Executor:
         if adopts:
             self.store.record_members(
                 [
-                    _record_of(a.person_id, a.kind, a.member, managed=a.member.tags, status="")
+                    _record_of(
+                        a.person_id, a.kind, a.member, managed=a.member.tags, status=a.status
+                    )
                     for a in adopts
                 ]
             )
