@@ -350,3 +350,15 @@ def test_a_person_still_refused_keeps_exit_status_1(cli: Cli, tmp_path: Path) ->
     assert cli.sync(source) == 1
     assert cli.sync(source) == 1
     assert "1 refused before with the same data" in cli.out
+
+
+def test_missing_credentials_leave_no_database(cli: Cli, export: Path) -> None:
+    """R9.6: a usage error before anything is sent creates no database file."""
+    assert cli.sync(export, env={}) == 2
+    assert not Path(cli.db).exists()
+
+
+def test_an_absurd_entry_id_is_a_usage_error(cli: Cli, export: Path) -> None:
+    """R9.3: an id SQLite cannot hold is refused by the argument parser, exit 2."""
+    cli.sync(export)
+    assert cli("failures", "dismiss", "99999999999999999999", "--db", cli.db) == 2

@@ -355,15 +355,18 @@ def test_a_different_failure_is_a_new_entry(store: SQLiteStore, change: dict[str
     assert len(store.failures()) == 2
 
 
-def test_a_failure_after_resolution_or_dismissal_is_a_new_entry(store: SQLiteStore) -> None:
-    """R6.3: only open entries are counted again; closed ones stay as history."""
+def test_a_failure_after_resolution_is_new_and_a_dismissal_sticks(store: SQLiteStore) -> None:
+    """R6.3, R9.3: a resolved entry stays history; a dismissed one absorbs the same failure."""
     first = store.record_failure(_failure())
     store.resolve_failures(["1"])
     second = store.record_failure(_failure())
+    assert first != second
     store.dismiss([second])
     third = store.record_failure(_failure())
-    assert len({first, second, third}) == 3
-    assert [f.id for f in store.failures()] == [third]
+    assert third == second  # the administrator dismissed it: it does not come back
+    assert store.failures() == []
+    (dismissed,) = [f for f in store.failures(include_closed=True) if f.id == second]
+    assert dismissed.attempts == 2
 
 
 def test_failure_json_has_the_fields_of_r9_2(store: SQLiteStore) -> None:

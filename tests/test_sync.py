@@ -16,6 +16,7 @@ from auditcase_mailchimp import (
     SQLiteStore,
     SyncReport,
     push_persons,
+    subscriber_hash,
     sync,
 )
 from auditcase_mailchimp._client import MailchimpClient
@@ -471,3 +472,51 @@ def test_many_persons_go_in_batches_of_500(world: World) -> None:
     ]
     assert sorted(len(r.body["members"]) for r in batches) == [201, 500, 500]
     assert world.fake.max_in_flight <= 10
+
+
+def test_an_unsubscribed_member_is_not_signed_up_under_a_new_address(world: World) -> None:
+    """R5.4, R5.3: even when the database still thinks the member subscribed."""
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("jan@example.nl")  # not seen: no reconcile
+    moved = [
+        person("1", "jan.nieuw@example.nl", correspondence_groups=("Nieuwsbrief", "Fiscaal")),
+        *BASE[1:],
+    ]
+    report = world.sync(moved)
+    members = world.members()
+    assert "jan.nieuw@example.nl" not in members
+    assert members["jan@example.nl"].status == "unsubscribed"
+    assert [(n.person_id, n.status) for n in report.unsubscribed] == [("1", "unsubscribed")]
+    world.fake.clear_log()
+    world.sync(moved)
+    assert world.writes() == []  # and the next run leaves it alone too
+
+
+def test_a_member_archived_by_hand_while_unsubscribed_is_not_readded(world: World) -> None:
+    """R4.3, R5.3: the status before the archiving is kept from the batch answer."""
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("anna@example.com")
+    world.sync(BASE, reconcile=True)
+    world.fake.audience().archive("anna@example.com")
+    renamed = [
+        *BASE[:2],
+        person("3", "anna@example.com", receives_mailings=False, surname="Smit"),
+        *BASE[3:],
+    ]
+    world.sync(renamed)  # the answer says archived
+    world.sync(renamed)
+    assert world.members()["anna@example.com"].status == "archived"
+
+
+def test_a_failed_read_in_the_fallback_fails_one_person_only(world: World) -> None:
+    """R6.4: a server error while looking at the old member is that person's failure."""
+    world.sync(BASE)
+    world.fake.audience().add("jan.nieuw@example.nl")
+    world.fake.inject(
+        *[Fault.server_error(503, method="GET", path_contains=subscriber_hash("jan@example.nl"))]
+        * 4
+    )
+    moved = [person("1", "jan.nieuw@example.nl"), *BASE[1:3]]  # 4 is unlinked: archived
+    report = world.sync(moved)
+    assert [(f.person_id, f.category) for f in report.failures] == [("1", "server_error")]
+    assert report.archived == 1

@@ -38,6 +38,17 @@ class _UsageError(Exception):
     """A mistake in how the command was called; exit status 2."""
 
 
+def _entry_id(text: str) -> int:
+    """An entry id as argparse reads it: a whole number that SQLite can hold."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an entry id: {text!r}") from None
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"not an entry id: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="auditcase-mailchimp",
@@ -76,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     failures.add_argument("--json", action="store_true", help="print a JSON array")
     failure_commands = failures.add_subparsers(dest="failures_command", metavar="dismiss")
     dismiss = failure_commands.add_parser("dismiss", help="dismiss entries by id")
-    dismiss.add_argument("ids", nargs="+", type=int, metavar="ID")
+    dismiss.add_argument("ids", nargs="+", type=_entry_id, metavar="ID")
     dismiss.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH")
 
     report = commands.add_parser("report", help="persons to look at in AuditCase (R5.3, R3)")
@@ -180,6 +191,7 @@ def _client(api_url: str | None, env: dict[str, str]) -> MailchimpClient:
 
 def _sync(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     source = ExportFile(args.source)
+    client = _client(args.api_url, env)  # credentials first: a usage error creates no file
     db = Path(args.db)
     new_file = not db.exists()
     if not args.dry_run:
@@ -190,7 +202,7 @@ def _sync(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextI
         store = SQLiteStore(":memory:")  # nor creates the file
     progress = _Progress(err)
     try:
-        with store, _client(args.api_url, env) as client:
+        with store, client:
             report = sync(
                 source,
                 store=store,

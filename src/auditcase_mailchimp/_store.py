@@ -1180,9 +1180,11 @@ class SQLiteStore:
     def record_failure(self, failure: FailureInput) -> int:
         """Add a failure to the overview (R6.1, R6.2), or count it again (R6.3).
 
-        When an open entry exists for the same person, action, category, title and fingerprint,
-        its ``attempts`` and ``last_seen`` go up and its status, detail, per-field errors, kind
-        and address are refreshed, so a repeated or resumed run never doubles an entry.
+        When an unresolved entry exists for the same person, action, category, title and
+        fingerprint, its ``attempts`` and ``last_seen`` go up and its status, detail, per-field
+        errors, kind and address are refreshed, so a repeated or resumed run never doubles an
+        entry. A dismissed entry stays dismissed when the same failure comes again: the
+        administrator has seen it (R6.3); only a success, or a change, opens a new one.
 
         Args:
             failure: What failed.
@@ -1201,7 +1203,7 @@ class SQLiteStore:
         with self._writing() as conn:
             row = conn.execute(
                 "SELECT id FROM failure WHERE person_id = ? AND action = ? AND category = ?"
-                " AND title = ? AND fingerprint IS ? AND resolved = 0 AND dismissed = 0"
+                " AND title = ? AND fingerprint IS ? AND resolved = 0"
                 " ORDER BY id DESC LIMIT 1",
                 (
                     failure.person_id,

@@ -41,7 +41,7 @@ from ._client import (
     UpsertItem,
 )
 from ._desired import DesiredState, Problem, ProblemCategory, conflict, desired_state
-from ._errors import ErrorCategory
+from ._errors import ErrorCategory, MailchimpError
 from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
 from ._plan import Adopt, Archive, ChangeAddress, Plan, UnsubscribedNotice, Upsert, plan_sync
 from ._source import ExportFile, PersonSource, RowError
@@ -324,6 +324,7 @@ def push_persons(
         row_errors=(),
         progress=progress or _no_progress,
         whole_audience=False,
+        given=frozenset(ids),
     )
 
 
@@ -417,6 +418,7 @@ def _run(
     row_errors: tuple[RowError, ...],
     progress: Progress,
     whole_audience: bool,
+    given: frozenset[str] = frozenset(),
 ) -> SyncReport:
     plan = plan_sync(current, desired)
     progress("plan", len(plan.actions), len(plan.actions))
@@ -457,11 +459,16 @@ def _run(
                 {m.key: m.status for m in current if m.coupling is not None and m.status}
             )
         executor.execute(actions)
-        _record_problems(store, desired, whole_audience=whole_audience)
+        _record_problems(store, desired, whole_audience=whole_audience, given=given)
         if whole_audience:
-            store.save_report(plan.unsubscribed, report.conflicts)
+            store.save_report(_merged(plan.unsubscribed, executor.notices), report.conflicts)
         report = _with_counts(
-            attrs.evolve(report, failures=tuple(executor.failures)), executor.done_counts()
+            attrs.evolve(
+                report,
+                failures=tuple(executor.failures),
+                unsubscribed=_merged(plan.unsubscribed, executor.notices),
+            ),
+            executor.done_counts(),
         )
         store.finish_run(
             run_id, report.counts(), outcome="ok" if report.ok else "finished with failures"
@@ -471,6 +478,22 @@ def _run(
         ", ".join(f"{name} {count}" for name, count in report.counts().items()),
     )
     return report
+
+
+def _merged(
+    planned: Iterable[UnsubscribedNotice], learned: Iterable[UnsubscribedNotice]
+) -> tuple[UnsubscribedNotice, ...]:
+    """The R5.3 list: what the plan knew and what Mailchimp's answers told, once each."""
+    unique = {(n.person_id, n.email_address.lower()): n for n in (*planned, *learned)}
+    return tuple(sorted(unique.values(), key=lambda n: (n.person_id, n.email_address.lower())))
+
+
+def _failed_result(action: ChangeAddress, error: MailchimpError) -> MemberResult:
+    return MemberResult(
+        email_address=action.email_address,
+        outcome=MemberOutcome.FAILED,
+        error=FailureDetail.from_error(error),
+    )
 
 
 def _with_counts(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
@@ -511,13 +534,19 @@ def _planned_counts(actions: Sequence[Upsert | ChangeAddress | Archive | Adopt])
     return counts
 
 
-def _record_problems(store: CouplingStore, desired: DesiredState, *, whole_audience: bool) -> None:
+def _record_problems(
+    store: CouplingStore,
+    desired: DesiredState,
+    *,
+    whole_audience: bool,
+    given: frozenset[str] = frozenset(),
+) -> None:
     """Problems found before sending go to the failure overview; vanished ones are resolved."""
     with_problems: dict[str, set[str]] = {}
     for problem in desired.problems:
         store.record_failure(FailureInput.from_problem(problem))
         with_problems.setdefault(problem.person_id, set()).add(problem.category.value)
-    asked = set(desired.held) | {p.person_id for p in desired.persons.values()}
+    asked = set(desired.held) | {p.person_id for p in desired.persons.values()} | set(given)
     for failure in store.failures():
         if failure.category not in _PROBLEM_CATEGORIES:
             continue
@@ -537,15 +566,25 @@ def _record_of(
     *,
     managed: frozenset[str],
     status: str,
+    before: str | None = None,
 ) -> CurrentMember:
-    """The coupling database's record of a member as Mailchimp now holds it."""
+    """The coupling database's record of a member as Mailchimp now holds it.
+
+    ``before`` is the status the coupling last knew; when Mailchimp now reports the member
+    archived (archived by hand since), that status is kept as the status at archiving (R4.3),
+    so that re-linking never re-subscribes one who had unsubscribed (R5.3).
+    """
+    status = status or "subscribed"
+    at_archive = before if status == "archived" and before not in (None, "archived") else None
     return CurrentMember(
         email_address=member.email_address,
         first_name=member.first_name,
         last_name=member.last_name,
         tags=managed,
-        status=status or "subscribed",
-        coupling=Coupling(person_id=person_id, kind=kind, tags=managed),
+        status=status,
+        coupling=Coupling(
+            person_id=person_id, kind=kind, tags=managed, status_at_archive=at_archive
+        ),
     )
 
 
@@ -566,6 +605,9 @@ class _Executor:
             ("created", "updated", "archived", "address_changes", "tags_changed", "adopted"), 0
         )
         self._removals: list[tuple[Upsert | ChangeAddress, str]] = []
+        #: R5.3 notices learned from Mailchimp's answers in this run.
+        self.notices: list[UnsubscribedNotice] = []
+        self._failed_ids: set[str] = set()
 
     def done_counts(self) -> dict[str, int]:
         return dict(self.counts)
@@ -592,6 +634,7 @@ class _Executor:
         )
         self.store.record_failure(failure)
         self.failures.append(failure)
+        self._failed_ids.add(action.person_id)
 
     def _succeeded(self, person_ids: Iterable[str]) -> None:
         """R6.3: a later success closes the person's entries about sending.
@@ -600,16 +643,23 @@ class _Executor:
         by :func:`_record_problems`, not by a success: the pushed one of a duplicate still has
         its conflict.
         """
-        self.store.resolve_failures(person_ids, categories=SENDING_CATEGORIES)
+        # A person with a failure in this run keeps it, whatever else of theirs succeeded.
+        ids = [i for i in person_ids if i not in self._failed_ids]
+        if ids:
+            self.store.resolve_failures(ids, categories=SENDING_CATEGORIES)
 
     def _parallel(
         self, calls: Iterable[tuple[Any, Callable[[], Any]]]
     ) -> Iterator[tuple[Any, Any]]:
         """Run calls up to the concurrency; yield ``(tag, result)`` in the order they finish."""
-        with ThreadPoolExecutor(max_workers=self.client.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
+        try:
             futures: dict[Future[Any], Any] = {pool.submit(call): tag for tag, call in calls}
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        finally:
+            # Interrupted (Ctrl-C, a store error): the requests not yet started are not sent.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def execute(self, actions: Sequence[Upsert | ChangeAddress | Archive | Adopt]) -> None:
         adopts = [a for a in actions if isinstance(a, Adopt)]
@@ -642,25 +692,9 @@ class _Executor:
             else:  # only managed tags to remove: no batch-subscribe entry needed
                 self._removals.append((action, action.previous_status or ""))
         chunks = [sending[i : i + BATCH_LIMIT] for i in range(0, len(sending), BATCH_LIMIT)]
-        calls = [
-            (
-                chunk,
-                _bind(
-                    self.client.batch_upsert,
-                    self.list_id,
-                    [
-                        UpsertItem(
-                            email_address=a.email_address,
-                            merge_fields=a.merge_fields,
-                            tags=a.tags_add,
-                            send_status=a.send_status,
-                        )
-                        for a in chunk
-                    ],
-                ),
-            )
-            for chunk in chunks
-        ]
+        # Each chunk's items are built by the thread that sends it, so the first request does
+        # not wait for all of them to be built.
+        calls = [(chunk, _bind(self._upsert_chunk, chunk)) for chunk in chunks]
         for chunk, outcomes in self._parallel(calls):
             confirmed = []
             for action, outcome in zip(chunk, outcomes, strict=True):
@@ -676,8 +710,10 @@ class _Executor:
                         action.member,
                         managed=action.member.tags | action.tags_remove,
                         status=outcome.status,
+                        before=action.previous_status,
                     )
                 )
+                self._notice_status(action, outcome.status)
                 if action.tags_remove:
                     self._removals.append((action, outcome.status))
                 else:  # Mailchimp says which it was (a lost earlier attempt may have created it)
@@ -687,6 +723,31 @@ class _Executor:
             if confirmed:
                 self.store.record_members(confirmed)  # one transaction per answer
                 self._succeeded(r.coupling.person_id for r in confirmed if r.coupling is not None)
+
+    def _upsert_chunk(self, chunk: Sequence[Upsert]) -> list[MemberResult]:
+        """One batch-subscribe call of at most 500 members."""
+        items = [
+            UpsertItem(
+                email_address=a.email_address,
+                merge_fields=a.merge_fields,
+                tags=a.tags_add,
+                send_status=a.send_status,
+            )
+            for a in chunk
+        ]
+        return self.client.batch_upsert(self.list_id, items)
+
+    def _notice_status(self, action: Upsert | ChangeAddress, status: str) -> None:
+        """R5.3: an answer saying the member is unsubscribed or cleaned puts it on the report."""
+        if status in ("unsubscribed", "cleaned"):
+            self.notices.append(
+                UnsubscribedNotice(
+                    person_id=action.person_id,
+                    kind=action.kind,
+                    email_address=action.email_address,
+                    status=status,
+                )
+            )
 
     # address changes (R5.4) ---------------------------------------------------------------
 
@@ -728,7 +789,30 @@ class _Executor:
             self._fallback(action)
 
     def _fallback(self, action: ChangeAddress) -> None:
-        """R5.4: the new address exists, or the member cannot move: update new, archive old."""
+        """R5.4 when Mailchimp would not move the member.
+
+        The old member is looked at first: an ``unsubscribed`` one is left as it is and the new
+        address is not added (R5.3); a gone one (an interrupted earlier run moved it) only moves
+        its record; otherwise the new address is updated and the old member archived.
+        """
+        try:
+            before = self.client.get_member(self.list_id, action.old_email_address)
+        except MailchimpError as error:
+            self._fail(action, _failed_result(action, error), "change_address")
+            self._tick()
+            return
+        if before is not None and before.status == "unsubscribed":
+            self.store.update_statuses({action.old_email_address.lower(): "unsubscribed"})
+            self.notices.append(
+                UnsubscribedNotice(
+                    person_id=action.person_id,
+                    kind=action.kind,
+                    email_address=action.old_email_address,
+                    status="unsubscribed",
+                )
+            )
+            self._tick()
+            return
         item = UpsertItem(
             email_address=action.email_address,
             merge_fields={"FNAME": action.member.first_name, "LNAME": action.member.last_name},
@@ -740,16 +824,15 @@ class _Executor:
             self._fail(action, outcome, "change_address")
             self._tick()
             return
+        # Managed tags to drop stay recorded as managed until their removal is confirmed.
         record = _record_of(
             action.person_id,
             action.kind,
             action.member,
-            managed=action.member.tags,
+            managed=action.member.tags | action.tags_remove,
             status=outcome.status,
         )
-        before = self.client.get_member(self.list_id, action.old_email_address)
         if before is None or before.status == "archived":
-            # The old member is gone (an earlier, interrupted run moved it): only the record moves.
             self.store.record_address_change(action.old_email_address, record)
         else:
             self.store.record_members([record])
@@ -759,6 +842,9 @@ class _Executor:
                 self._tick()
                 return
             self.store.record_archive(action.old_email_address, before.status)  # R4.3
+        if action.tags_remove:
+            self._removals.append((action, outcome.status))
+            return
         self.counts["address_changes"] += 1
         self._succeeded([action.person_id])
         self._tick()
