@@ -21,6 +21,7 @@ from ._errors import UnexpectedResponseError
 
 __all__ = [
     "WireBatchError",
+    "WireBatchMember",
     "WireBatchResult",
     "WireFieldError",
     "WireMember",
@@ -82,11 +83,23 @@ class WireBatchError:
 
 
 @attrs.frozen
+class WireBatchMember:
+    """A member in a batch-subscribe answer: only what the client reads of it.
+
+    Mailchimp sends the whole member object; structuring its merge fields and tags as well
+    would cost more than the rest of the answer's handling.
+    """
+
+    email_address: str = ""
+    status: str = ""
+
+
+@attrs.frozen
 class WireBatchResult:
     """The answer of ``POST /lists/{list_id}`` (batch subscribe)."""
 
-    new_members: list[WireMember] = attrs.field(factory=list)
-    updated_members: list[WireMember] = attrs.field(factory=list)
+    new_members: list[WireBatchMember] = attrs.field(factory=list)
+    updated_members: list[WireBatchMember] = attrs.field(factory=list)
     errors: list[WireBatchError] = attrs.field(factory=list)
     total_created: int = 0
     total_updated: int = 0
@@ -115,7 +128,7 @@ class WireProblem:
 
 def _drop_nulls(value: Any) -> Any:
     """``null`` means "use the default": drop such keys before structuring."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) and None in value.values():
         return {k: v for k, v in value.items() if v is not None}
     return value
 
@@ -150,6 +163,7 @@ def make_converter() -> cattrs.Converter:
         WireMemberPage,
         WireTagPage,
         WireBatchError,
+        WireBatchMember,
         WireBatchResult,
         WireFieldError,
         WireProblem,

@@ -28,6 +28,7 @@ key or token, and none is ever stored.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -185,6 +186,9 @@ _PROBLEM_TITLES: Final = {
 }
 _ERASED: Final = "[erased]"
 _TOO_MANY_REQUESTS: Final = 429
+#: Person ids per statement of :meth:`SQLiteStore.resolve_failures` (SQLite allows 999
+#: parameters in every version).
+_IDS_PER_STATEMENT: Final = 500
 
 
 class StoreError(AuditCaseMailchimpError):
@@ -583,6 +587,12 @@ def _tags_json(tags: Iterable[str]) -> str:
     return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _tag_set_json(tags: frozenset[str]) -> str:
+    """:func:`_tags_json` of a tag set; cached, as members share a few sets."""
+    return _tags_json(tags)
+
+
 def _check_status(status: object, what: str) -> str:
     if not isinstance(status, str) or status not in MEMBER_STATUSES:
         raise ValueError(f"{what} must be one of {sorted(MEMBER_STATUSES)}, got {status!r}")
@@ -602,7 +612,7 @@ def _member_row(member: CurrentMember, now: str) -> tuple[object, ...]:
         coupling.kind.value,
         member.first_name,
         member.last_name,
-        _tags_json(coupling.tags),
+        _tag_set_json(coupling.tags),
         member.status,
         coupling.status_at_archive,
         now,
@@ -1269,20 +1279,22 @@ class SQLiteStore:
             StoreError: The database cannot be written (nothing is changed).
         """
         now = self._now()
-        chosen: Sequence[str | None] = [None] if categories is None else sorted(set(categories))
-        rows = [
-            (now, person_id, category)
-            for person_id in dict.fromkeys(person_ids)
-            for category in chosen
-        ]
-        if not rows:
+        ids = list(dict.fromkeys(person_ids))
+        chosen = [] if categories is None else sorted(set(categories))
+        if not ids or (categories is not None and not chosen):
             return 0
+        # One statement per 500 persons: a sync calls this after every answer.
+        only = f" AND category IN ({', '.join('?' * len(chosen))})" if chosen else ""
+        resolved = 0
         with self._writing() as conn:
-            return conn.executemany(
-                "UPDATE failure SET resolved = 1, resolved_at = ?1 WHERE person_id = ?2"
-                " AND resolved = 0 AND (?3 IS NULL OR category = ?3)",
-                rows,
-            ).rowcount
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                batch = ids[start : start + _IDS_PER_STATEMENT]
+                resolved += conn.execute(
+                    "UPDATE failure SET resolved = 1, resolved_at = ? WHERE resolved = 0"  # noqa: S608 - placeholders only
+                    f" AND person_id IN ({', '.join('?' * len(batch))}){only}",
+                    [now, *batch, *chosen],
+                ).rowcount
+        return resolved
 
     def dismiss(self, ids: Iterable[int]) -> list[int]:
         """Dismiss entries: they leave the open list (the administrator has seen them).
