@@ -39,6 +39,7 @@ from ._client import (
     MemberOutcome,
     MemberResult,
     UpsertItem,
+    _failed,
 )
 from ._desired import DesiredState, Problem, ProblemCategory, conflict, desired_state
 from ._errors import ErrorCategory, MailchimpError
@@ -488,14 +489,6 @@ def _merged(
     return tuple(sorted(unique.values(), key=lambda n: (n.person_id, n.email_address.lower())))
 
 
-def _failed_result(action: ChangeAddress, error: MailchimpError) -> MemberResult:
-    return MemberResult(
-        email_address=action.email_address,
-        outcome=MemberOutcome.FAILED,
-        error=FailureDetail.from_error(error),
-    )
-
-
 def _with_counts(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
     return attrs.evolve(
         report,
@@ -798,7 +791,8 @@ class _Executor:
         try:
             before = self.client.get_member(self.list_id, action.old_email_address)
         except MailchimpError as error:
-            self._fail(action, _failed_result(action, error), "change_address")
+            failed = _failed(action.email_address, FailureDetail.from_error(error))
+            self._fail(action, failed, "change_address")
             self._tick()
             return
         if before is not None and before.status == "unsubscribed":
