@@ -24,6 +24,7 @@ from ._client import (
 from ._credentials import ApiKey, Credentials, OAuthToken, SecretHeader
 from ._desired import DesiredState, Problem, ProblemCategory, desired_state
 from ._errors import (
+    AudienceMismatchError,
     AudienceNotFoundError,
     AuditCaseMailchimpError,
     AuthenticationError,
@@ -39,6 +40,8 @@ from ._errors import (
     NetworkTimeoutError,
     RateLimitedError,
     SourceError,
+    StoreBusyError,
+    StoreError,
     UnexpectedResponseError,
 )
 from ._mapping import (
@@ -79,8 +82,6 @@ from ._store import (
     Report,
     RunRecord,
     SQLiteStore,
-    StoreBusyError,
-    StoreError,
     is_refusal,
 )
 from ._sync import SyncReport, push_persons, sync
@@ -104,6 +105,7 @@ __all__ = [
     "ApiKey",
     "Archive",
     "AudienceMember",
+    "AudienceMismatchError",
     "AudienceNotFoundError",
     "AuditCaseMailchimpError",
     "AuthenticationError",
