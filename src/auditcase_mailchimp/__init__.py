@@ -70,7 +70,7 @@ from ._plan import (
     Upsert,
     plan_sync,
 )
-from ._retry import RetryPolicy
+from ._retry import RetryEvent, RetryPolicy
 from ._source import ExportFile, ExportResult, PersonSource, RowError, UnreadableSourceError
 from ._store import (
     REFUSAL_CATEGORIES,
@@ -146,6 +146,7 @@ __all__ = [
     "Request",
     "RequestsTransport",
     "Response",
+    "RetryEvent",
     "RetryPolicy",
     "RowError",
     "RunRecord",
