@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from http import HTTPStatus
 from typing import Final
 
 from ._client_values import AudienceMember, FailureDetail, MemberOutcome, MemberResult
@@ -100,6 +99,8 @@ def should_retry(response: Response) -> bool:
 
 def reason(status: int) -> str:
     """The HTTP reason phrase of a status, e.g. ``Too Many Requests``."""
+    from http import HTTPStatus  # noqa: PLC0415 - only for error answers; keeps start-up short
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

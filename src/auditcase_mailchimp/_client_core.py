@@ -14,11 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlencode
 
 import attrs
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 from ._answers import error_from_response, reason, should_retry
 from ._client_checks import check_list_id
@@ -211,6 +213,8 @@ class ClientCore:
         """Run ``function`` over ``items`` on up to ``concurrency`` threads, keeping order."""
         if len(items) <= 1:
             return [function(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - not at start-up
+
         with ThreadPoolExecutor(
             max_workers=min(self._concurrency, len(items)), thread_name_prefix="mailchimp"
         ) as pool:

@@ -15,12 +15,14 @@ Mailchimp's keys; optional keys with nothing in them are left out.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
-import cattrs
-import cattrs.gen
+
+if TYPE_CHECKING:
+    import cattrs
 
 from ._errors import UnexpectedResponseError
 
@@ -222,6 +224,9 @@ def make_converter() -> cattrs.Converter:
         treats ``null`` as absent, and accepts numbers where text is expected; request bodies
         unstructure to Mailchimp's keys, leaving out empty optional ones.
     """
+    import cattrs  # noqa: PLC0415 - imported on first use, not at start-up
+    import cattrs.gen  # noqa: PLC0415 - as above
+
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
     converter.register_structure_hook(str, _text)
     converter.register_structure_hook(int, _integer)
@@ -252,7 +257,10 @@ def make_converter() -> cattrs.Converter:
     return converter
 
 
-_CONVERTER: Final = make_converter()
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The module's converter, built on first use (not at import: start-up stays short)."""
+    return make_converter()
 
 
 def parse_json(body: bytes, *, what: str, request_id: str = "") -> Any:
@@ -292,8 +300,11 @@ def structure(document: Any, cls: type[T], *, what: str, request_id: str = "") -
     Raises:
         UnexpectedResponseError: A value has the wrong type; ``problems`` names each place.
     """
+    converter = _converter()
+    import cattrs  # noqa: PLC0415 - loaded by _converter(); a dictionary look-up here
+
     try:
-        return _CONVERTER.structure(document, cls)
+        return converter.structure(document, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         problems = (
             cattrs.transform_error(exc)
@@ -316,4 +327,4 @@ def body(value: Any) -> Any:
     Returns:
         Dicts and lists, ready for :func:`json.dumps`.
     """
-    return _CONVERTER.unstructure(value)
+    return _converter().unstructure(value)

@@ -17,7 +17,6 @@ integrator can count or report retries.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import random
@@ -140,6 +139,8 @@ class RetryPolicy:
         text = header.strip()
         if text.isdigit():
             return min(float(text), self.max_wait)
+        import email.utils  # noqa: PLC0415 - only for a dated Retry-After; keeps start-up short
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
