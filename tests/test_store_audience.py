@@ -27,6 +27,8 @@ from auditcase_mailchimp import (
     _sqlite_base,
 )
 
+from .test_store import _version_1_database
+
 CLIENT = PersonKind.CLIENT_PERSON
 
 
@@ -138,19 +140,6 @@ def test_a_read_only_store_cannot_bind(db: Path) -> None:
 
 
 # -- the migration from version 1 ------------------------------------------------------------------
-
-
-def _version_1_database(path: Path) -> None:
-    raw = sqlite3.connect(path, isolation_level=None)
-    for statement in _schema.MIGRATIONS[0]:
-        raw.execute(statement)
-    raw.execute(f"PRAGMA application_id = {_schema.APPLICATION_ID}")
-    raw.execute("PRAGMA user_version = 1")
-    raw.execute(
-        "INSERT INTO member VALUES ('jan@example.nl', 'Jan@example.nl', '1', 'client_person',"
-        " 'Jan', 'Jansen', '[\"Fiscaal\"]', 'subscribed', NULL, '2025-01-01T00:00:00Z')"
-    )
-    raw.close()
 
 
 def test_a_version_1_database_migrates_and_binds_at_its_next_run(db: Path) -> None:

@@ -163,7 +163,8 @@ class MemberOutcome(enum.StrEnum):
     TAGS_SET = "tags_set"
     #: The member was archived.
     ARCHIVED = "archived"
-    #: Archive or permanent delete found no such member, so it is not in the audience.
+    #: Archive or permanent delete found no such member (404), or Mailchimp answered that the
+    #: member cannot be removed (405: archived, cleaned or pending): it is out of the audience.
     ABSENT = "absent"
     #: The member's address was changed.
     ADDRESS_CHANGED = "address_changed"

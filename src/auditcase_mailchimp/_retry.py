@@ -42,7 +42,7 @@ class RetryEvent:
 
     #: What is repeated, e.g. ``POST /lists/{list_id}`` with the ids in it (never an address).
     request: str
-    #: The attempt that failed: 1 for the first.
+    #: Which attempt failed (1 for the first).
     attempt: int
     #: Seconds the policy waits before the next attempt.
     wait: float

@@ -21,6 +21,7 @@ from typing import Self
 
 from . import _schema
 from ._errors import StoreError
+from ._lock import RunLock
 from ._store_values import format_time, utc_now
 
 __all__ = ["Database", "read_only_uri"]
@@ -100,6 +101,7 @@ class Database:
             self._conn = self._open(access)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the coupling database {self._path}: {exc}") from exc
+        self._run_lock = RunLock(None if self._memory else self._path, self._path)
 
     def _open(self, access: Callable[[str, int], bool]) -> sqlite3.Connection:
         if self._read_only:

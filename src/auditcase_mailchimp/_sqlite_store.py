@@ -9,12 +9,9 @@ report and the runs (:mod:`._store_report`), over the shared connection
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
-from ._lock import RunLock
 from ._models import address_key
 from ._store_failures import FailureLog
 from ._store_members import MemberRecords
@@ -55,18 +52,6 @@ class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns):
             :data:`~auditcase_mailchimp.SCHEMA_VERSION`); with ``read_only``, also when the
             file is missing or holds no coupling database yet.
     """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        clock: Callable[[], datetime] | None = None,
-        read_only: bool = False,
-        access: Callable[[str, int], bool] = os.access,
-    ) -> None:
-        """Open (and when needed create and migrate) the database at ``path``."""
-        super().__init__(path, clock=clock, read_only=read_only, access=access)
-        self._run_lock = RunLock(None if self._memory else self._path, self._path)
 
     def forget(self, email_address: str) -> None:
         """Erase every trace of an address after a permanent deletion (R4.2, R9.5; GDPR).

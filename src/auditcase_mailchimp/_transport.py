@@ -218,7 +218,7 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
 class RequestsTransport:
     """The default transport: pooled HTTP/1.1 keep-alive connections, verified TLS, no retries.
 
-    It sends with the standard library's :mod:`http.client`, one pool of keep-alive
+    It sends with the standard library's ``http.client``, one pool of keep-alive
     connections per host. (Until issue 12 it sent through a ``requests`` session, whence the
     name, kept for compatibility: the session cost two thirds of the client's CPU per request,
     mostly re-reading the environment's proxy settings on every call.)
