@@ -92,7 +92,7 @@ class Report:
 
 @attrs.frozen(kw_only=True)
 class RunRecord:
-    """One sync run as recorded by :meth:`~auditcase_mailchimp.SQLiteStore.begin_run` and ``finish_run``.
+    """One sync run, as ``begin_run`` and ``finish_run`` of the SQLite store recorded it.
 
     A run with ``finished_at`` ``None`` is running, or was interrupted (R7.2).
     """
