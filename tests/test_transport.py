@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -351,3 +355,104 @@ def test_connections_are_kept_alive() -> None:
         thread.join()
     assert len(_KeepAlive.ports) == 5
     assert len(set(_KeepAlive.ports)) == 1
+
+
+class _CloseAfterAnswer(BaseHTTPRequestHandler):
+    """Answers over HTTP/1.1 without announcing a close, then closes: a stale keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_GET(self) -> None:
+        type(self).ports.append(self.client_address[1])
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+class _SignallingServer(ThreadingHTTPServer):
+    """Sets ``closed`` each time it has closed a connection."""
+
+    closed = threading.Event()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        type(self).closed.set()
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    """Issue 12.5: an idle connection the server closed is replaced, not failed on."""
+    _CloseAfterAnswer.ports = []
+    _SignallingServer.closed = threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _CloseAfterAnswer)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        first = sending.send(Request(method="GET", url=url))
+        assert _SignallingServer.closed.wait(10)  # the server has closed that connection
+        second = sending.send(Request(method="GET", url=url))
+    finally:
+        sending.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert (first.status, second.status) == (204, 204)
+    assert len(set(_CloseAfterAnswer.ports)) == 2
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [  # noqa: S607 - openssl from PATH, a test tool
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_certificate_that_does_not_verify_is_refused(self_signed: tuple[Path, Path]) -> None:
+    """TLS is always verified: a self-signed certificate fails, and is not worth repeating."""
+    cert, key = self_signed
+    server = HTTPServer(("127.0.0.1", 0), _KeepAlive)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1, connect_timeout=5.0)
+    try:
+        url = f"https://localhost:{server.server_address[1]}/3.0/ping"
+        with pytest.raises(NetworkError, match="TLS failed") as caught:
+            sending.send(Request(method="GET", url=url))
+    finally:
+        sending.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert not caught.value.retryable
+    assert isinstance(caught.value.__cause__, ssl.SSLError)
