@@ -28,7 +28,9 @@ from auditcase_mailchimp._answers import (
     batch_results,
     classify_refusal,
     error_from_response,
+    is_out,
     member_call_result,
+    reason,
     should_retry,
 )
 from auditcase_mailchimp._mailchimp_wire import (
@@ -372,3 +374,24 @@ def test_request_bodies_leave_out_empty_optional_keys() -> None:
     assert body(WireAddressChange(email_address="n@example.nl")) == {
         "email_address": "n@example.nl"
     }
+
+
+def test_is_out_reads_404_and_the_405_of_an_archive() -> None:
+    """R4.5: a 404 and a 405 "cannot be removed" both say the member is out; others do not."""
+    assert is_out(error_from_response(_problem(404, "Resource Not Found"), audience_level=False))
+    assert is_out(
+        error_from_response(
+            _problem(405, "Method Not Allowed", CANNOT_ARCHIVE), audience_level=False
+        )
+    )
+    assert not is_out(
+        error_from_response(_problem(405, "Method Not Allowed"), audience_level=False)
+    )
+    assert not is_out(error_from_response(_problem(400, "Invalid Resource"), audience_level=False))
+
+
+def test_an_unknown_status_gets_a_readable_title() -> None:
+    """MAILCHIMP.md §6.1: an answer without a body and with an unknown status is still named."""
+    assert reason(599) == "HTTP 599"
+    error = error_from_response(Response(status=599), audience_level=False)
+    assert error.title == "HTTP 599"
