@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._client_values import AudienceMember, FailureDetail, MemberOutcome, MemberResult
 from ._errors import (
@@ -30,8 +30,10 @@ from ._errors import (
     RateLimitedError,
     UnexpectedResponseError,
 )
-from ._mailchimp_wire import WireBatchResult, WireMember, WireProblem, structure
 from ._transport import Response
+
+if TYPE_CHECKING:
+    from ._mailchimp_wire import WireBatchResult, WireMember, WireProblem
 
 __all__ = [
     "CANNOT_BE_REMOVED",
@@ -120,6 +122,8 @@ def error_from_response(response: Response, *, audience_level: bool) -> Mailchim
         per-field errors and request id.
     """
     request_id = response.header("X-Request-Id") or ""
+    from ._mailchimp_wire import WireProblem, structure  # noqa: PLC0415 - not at start-up
+
     problem: WireProblem | None = None
     if has_body(response):
         try:

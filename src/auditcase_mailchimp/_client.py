@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._answers import (
     address_change_fallback,
@@ -73,19 +73,6 @@ from ._errors import (
     NetworkError,
     UnexpectedResponseError,
 )
-from ._mailchimp_wire import (
-    WireAddressChange,
-    WireBatchResult,
-    WireMember,
-    WireMemberPage,
-    WireSubscribe,
-    WireSubscribeMember,
-    WireTagPage,
-    WireTags,
-    WireTagStatus,
-    parse_json,
-    structure,
-)
 from ._mapping import MERGE_FIELD_MAX_BYTES
 
 __all__ = [
@@ -106,6 +93,9 @@ __all__ = [
     "subscriber_hash",
 ]
 
+if TYPE_CHECKING:
+    from ._mailchimp_wire import WireMember, WireMemberPage, WireSubscribeMember
+
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -116,6 +106,8 @@ _failed = MemberResult.failed
 
 
 def _subscribe_entry(item: UpsertItem) -> WireSubscribeMember:
+    from ._mailchimp_wire import WireSubscribeMember  # noqa: PLC0415 - not at start-up
+
     return WireSubscribeMember(
         email_address=item.email_address,
         status_if_new="subscribed",
@@ -203,6 +195,8 @@ class MailchimpClient(ClientCore):
             AudienceNotFoundError: No such audience.
             MailchimpError: Any other failure, after retries: the read is abandoned.
         """
+        from ._mailchimp_wire import WireMemberPage  # noqa: PLC0415 - not at start-up
+
         lid = check_list_id(list_id)
         fields = ",".join([*(f"members.{f}" for f in MEMBER_FIELDS), "total_items"])
 
@@ -252,6 +246,8 @@ class MailchimpClient(ClientCore):
         return members
 
     def _all_tags(self, list_id: str, email_address: str) -> frozenset[str]:
+        from ._mailchimp_wire import WireTagPage  # noqa: PLC0415 - not at start-up
+
         path = f"/lists/{list_id}/members/{subscriber_hash(email_address)}/tags"
         names: set[str] = set()
         offset = 0
@@ -302,6 +298,8 @@ class MailchimpClient(ClientCore):
             InvalidInputError: The address is not an address.
             MailchimpError: Any failure other than a 404.
         """
+        from ._mailchimp_wire import WireMember, parse_json, structure  # noqa: PLC0415 - not at start-up
+
         lid = check_list_id(list_id)
         address = check_address(email_address)
         answer = self._send(
@@ -364,6 +362,8 @@ class MailchimpClient(ClientCore):
         return [result for chunk in results for result in chunk]
 
     def _subscribe(self, list_id: str, chunk: Sequence[UpsertItem]) -> list[MemberResult]:
+        from ._mailchimp_wire import WireBatchResult, WireSubscribe, parse_json, structure  # noqa: PLC0415 - not at start-up
+
         payload = WireSubscribe(
             members=[_subscribe_entry(item) for item in chunk],
             update_existing=True,
@@ -469,6 +469,8 @@ class MailchimpClient(ClientCore):
     def _set_tags(self, list_id: str, change: TagChange) -> MemberResult:
         if not (change.add or change.remove):
             return MemberResult(email_address=change.email_address, outcome=MemberOutcome.TAGS_SET)
+        from ._mailchimp_wire import WireTags, WireTagStatus  # noqa: PLC0415 - not at start-up
+
         payload = WireTags(
             tags=[WireTagStatus(name, "active") for name in sorted(change.add)]
             + [WireTagStatus(name, "inactive") for name in sorted(change.remove)],
@@ -674,6 +676,8 @@ class MailchimpClient(ClientCore):
         )
 
     def _change_address(self, list_id: str, change: AddressChange) -> MemberResult:
+        from ._mailchimp_wire import WireAddressChange, WireMember, parse_json, structure  # noqa: PLC0415 - not at start-up
+
         new = change.email_address
         payload = WireAddressChange(email_address=new, merge_fields=dict(change.merge_fields))
         old_hash = subscriber_hash(change.old_email_address)

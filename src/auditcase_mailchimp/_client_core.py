@@ -27,8 +27,6 @@ from ._client_checks import check_list_id
 from ._client_values import MAX_CONCURRENCY, MemberResult
 from ._credentials import ApiKey, OAuthToken, check_base_url
 from ._errors import ConfigurationError
-from ._mailchimp_wire import body as wire_body
-from ._mailchimp_wire import parse_json, structure
 from ._retry import RetryPolicy, send_with_retries
 from ._transport import Request, RequestsTransport, Response, Transport
 
@@ -144,7 +142,9 @@ class ClientCore:
         ]
         data = None
         if payload is not None:
-            document = wire_body(payload)
+            from ._mailchimp_wire import body  # noqa: PLC0415 - not at start-up
+
+            document = body(payload)
             data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             headers.append(("Content-Type", "application/json"))
         return Request(method=method, url=url, headers=tuple(headers), body=data)
@@ -206,6 +206,8 @@ class ClientCore:
         if response.status >= 300:  # noqa: PLR2004
             raise error_from_response(response, audience_level=audience_level)
         request_id = response.header("X-Request-Id") or ""
+        from ._mailchimp_wire import parse_json, structure  # noqa: PLC0415 - not at start-up
+
         document = parse_json(response.body, what=what, request_id=request_id)
         return structure(document, cls, what=what, request_id=request_id)
 
