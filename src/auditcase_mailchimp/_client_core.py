@@ -19,9 +19,6 @@ from urllib.parse import urlencode
 
 import attrs
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
 from ._answers import error_from_response, reason, should_retry
 from ._client_checks import check_list_id
 from ._client_values import MAX_CONCURRENCY, MemberResult
@@ -29,6 +26,9 @@ from ._credentials import ApiKey, OAuthToken, check_base_url
 from ._errors import ConfigurationError
 from ._retry import RetryPolicy, send_with_retries
 from ._transport import Request, RequestsTransport, Response, Transport
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["Answer", "ClientCore"]
 
