@@ -251,6 +251,12 @@ class _Proxy(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_CONNECT(self) -> None:
+        type(self).seen.append((f"CONNECT {self.path}", self.headers.get("Proxy-Authorization")))
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
         """Quiet."""
 
@@ -290,6 +296,19 @@ def test_the_proxy_is_read_when_the_transport_is_built(
         sending.close()
     assert answer.status == 204
     assert _Proxy.seen == [("http://example.invalid/3.0/ping", "Basic dXNlcjpzZWNyZXQ=")]
+
+
+def test_https_goes_through_a_connect_tunnel(proxy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12.5: HTTPS through a proxy asks for a CONNECT tunnel; a refusal is a NetworkError."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    sending = RequestsTransport(pool_size=1)
+    try:
+        with pytest.raises(NetworkError):
+            sending.send(Request(method="GET", url="https://us6.api.example.invalid/3.0/ping"))
+    finally:
+        sending.close()
+    assert _Proxy.seen == [("CONNECT us6.api.example.invalid:443", "Basic dXNlcjpzZWNyZXQ=")]
 
 
 def test_a_proxy_set_later_is_not_read(
