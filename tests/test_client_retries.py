@@ -327,3 +327,28 @@ def test_random_faults_end_in_the_right_state() -> None:
     assert any(r.fault for r in requests)
     assert len(requests) <= 12 * (6 + 40 + 5)
     assert_valid_requests(requests)
+
+
+def test_each_retry_is_reported_to_the_on_retry_hook(
+    fake: FakeMailchimp, clock: ManualClock
+) -> None:
+    """Issue 8.5: the policy's on_retry hook hears of every retry, with its reason and wait."""
+    from auditcase_mailchimp import RetryEvent  # noqa: PLC0415 - the public name, read here
+
+    events: list[RetryEvent] = []
+    policy = retry_policy(clock, on_retry=events.append)
+    fake.inject(Fault.rate_limited(), Fault.server_error(502))
+    with make_client(fake, clock, retry=policy) as client:
+        client.ping()
+    assert [(e.attempt, e.status, e.wait) for e in events] == [(1, 429, 0.5), (2, 502, 1.0)]
+    assert events[0].reason == "429 Too Many Requests"
+    assert events[1].request == "GET /ping"
+    assert [e.elapsed for e in events] == [0.0, 0.5]
+
+
+def test_no_hook_call_without_a_retry(fake: FakeMailchimp, clock: ManualClock) -> None:
+    """Issue 8.5: a request answered at once reports no retry."""
+    events: list[object] = []
+    with make_client(fake, clock, retry=retry_policy(clock, on_retry=events.append)) as client:
+        client.ping()
+    assert events == []

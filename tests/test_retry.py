@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Callable
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditcase_mailchimp._errors import ConfigurationError
-from auditcase_mailchimp._retry import RetryPolicy
+from auditcase_mailchimp._errors import ConfigurationError, NetworkError
+from auditcase_mailchimp._retry import RetryEvent, RetryPolicy, send_with_retries
+from auditcase_mailchimp._transport import Response
 
 from .conftest import ManualClock, retry_policy
 
@@ -128,3 +130,74 @@ def test_policy_is_a_frozen_value() -> None:
         policy.attempts = 9  # type: ignore[misc]
     assert attrs.evolve(policy, attempts=2).attempts == 2
     assert RetryPolicy() == RetryPolicy()
+
+
+# --- the loop itself, with values (issue 8.5) ----------------------------------------------------
+
+
+def _answers(*items: Response | NetworkError) -> Callable[[], Response]:
+    """A ``send`` that gives these answers (or raises these failures) in turn."""
+    queue = list(items)
+
+    def send() -> Response:
+        item = queue.pop(0)
+        if isinstance(item, NetworkError):
+            raise item
+        return item
+
+    return send
+
+
+def _loop(send: Callable[[], Response], policy: RetryPolicy) -> tuple[Response, bool]:
+    return send_with_retries(
+        send,
+        policy,
+        retry_answer=lambda r: r.status in {429, 500, 502},
+        describe=lambda status: f"reason {status}",
+        request="GET /ping",
+    )
+
+
+def test_the_loop_returns_the_first_final_answer(clock: ManualClock) -> None:
+    """§7: 429 is repeated after the backoff; the final answer is not ambiguous."""
+    events: list[RetryEvent] = []
+    policy = retry_policy(clock, on_retry=events.append)
+    response, ambiguous = _loop(_answers(Response(status=429), Response(status=200)), policy)
+    assert (response.status, ambiguous) == (200, False)
+    assert clock.sleeps == [0.5]
+    assert events == [
+        RetryEvent(
+            request="GET /ping",
+            attempt=1,
+            wait=0.5,
+            elapsed=0.0,
+            reason="429 reason 429",
+            status=429,
+        )
+    ]
+
+
+def test_a_retried_5xx_or_lost_answer_makes_the_result_ambiguous(clock: ManualClock) -> None:
+    """§7, R7.2: after a 5xx or no answer, the request may have been carried out already."""
+    for first in (Response(status=500), NetworkError("dropped")):
+        response, ambiguous = _loop(_answers(first, Response(status=404)), retry_policy(clock))
+        assert (response.status, ambiguous) == (404, True)
+
+
+def test_the_loop_gives_up_after_the_attempts(clock: ManualClock) -> None:
+    """§7: capped retries: the last answer comes back, or the last failure is raised."""
+    policy = retry_policy(clock, attempts=2)
+    response, _ = _loop(_answers(Response(status=502), Response(status=502)), policy)
+    assert response.status == 502
+    with pytest.raises(NetworkError, match="second"):
+        _loop(_answers(NetworkError("first"), NetworkError("second")), policy)
+
+
+def test_a_failure_not_worth_repeating_is_raised_at_once(clock: ManualClock) -> None:
+    """§7: a TLS failure (not retryable) is never repeated and no retry is reported."""
+    events: list[RetryEvent] = []
+    failure = NetworkError("tls", retryable=False)
+    with pytest.raises(NetworkError, match="tls"):
+        _loop(_answers(failure), retry_policy(clock, on_retry=events.append))
+    assert events == []
+    assert clock.sleeps == []

@@ -40,7 +40,7 @@ from auditcase_mailchimp import (
     StoreBusyError,
     StoreError,
     UnsubscribedNotice,
-    _store,
+    _schema,
     is_refusal,
 )
 
@@ -610,7 +610,7 @@ def test_the_schema_and_pragmas(store: SQLiteStore, db: Path) -> None:
 
 def test_released_migration_steps_never_change() -> None:
     """Migrations: a released step is frozen; change the schema by appending a step."""
-    digest = hashlib.sha256("\n".join(_store._MIGRATIONS[0]).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(_schema.MIGRATIONS[0]).encode()).hexdigest()
     assert digest == _V1_DIGEST
 
 
@@ -620,7 +620,7 @@ _V1_DIGEST = "41f866d2803b63e783eec467e277792d627b57bc90e9edb61951bf6a29a8c83c"
 def _version_1_database(path: Path) -> None:
     """Write a version-1 database with one member and one failure, as version 1 wrote them."""
     raw = sqlite3.connect(path, isolation_level=None)
-    for statement in _store._MIGRATIONS[0]:
+    for statement in _schema.MIGRATIONS[0]:
         raw.execute(statement)
     raw.execute("PRAGMA application_id = 1094929731")
     raw.execute("PRAGMA user_version = 1")
@@ -649,12 +649,12 @@ def test_a_version_1_database_opens(db: Path) -> None:
 def test_migration_steps_apply_in_order(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Migrations: an older database is brought up to date step by step, keeping its data."""
     _version_1_database(db)
-    steps = (*_store._MIGRATIONS, ("ALTER TABLE member ADD COLUMN note TEXT",))
-    monkeypatch.setattr(_store, "_MIGRATIONS", steps)
+    steps = (*_schema.MIGRATIONS, ("ALTER TABLE member ADD COLUMN note TEXT",))
+    monkeypatch.setattr(_schema, "MIGRATIONS", steps)
     with SQLiteStore(db) as store:
         assert len(store.load_current()) == 1
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(steps),)
     assert "note" in [row[1] for row in raw.execute("PRAGMA table_info(member)")]
     raw.close()
 
@@ -665,14 +665,14 @@ def test_a_failing_migration_step_changes_nothing(
     """Migrations, R7.2: each step is one transaction; a failing step leaves the old version."""
     _version_1_database(db)
     steps = (
-        *_store._MIGRATIONS,
+        *_schema.MIGRATIONS,
         ("ALTER TABLE member ADD COLUMN note TEXT", "THIS IS NOT SQL"),
     )
-    monkeypatch.setattr(_store, "_MIGRATIONS", steps)
+    monkeypatch.setattr(_schema, "MIGRATIONS", steps)
     with pytest.raises(StoreError, match="syntax error"):
         SQLiteStore(db)
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(steps) - 1,)
     assert "note" not in [row[1] for row in raw.execute("PRAGMA table_info(member)")]
     raw.close()
 
@@ -730,7 +730,9 @@ def test_no_call_takes_an_api_key() -> None:
     """Privacy: nothing in the store's API takes a key or token, so none can be stored."""
     for name, function in inspect.getmembers(SQLiteStore, inspect.isfunction):
         parameters = inspect.signature(function).parameters
-        assert not any("key" in p or "token" in p for p in parameters), name
+        # ``keys`` (load_current_for) are lower-cased addresses, not API keys.
+        secret = [p for p in parameters if ("key" in p and p != "keys") or "token" in p]
+        assert not secret, name
 
 
 # -- reading only, threads, closing, the clock ---------------------------------------------------
@@ -815,11 +817,21 @@ def test_sqlite_errors_become_store_errors(store: SQLiteStore, db: Path) -> None
         store.begin_run(dry_run=False, reconcile=False)
 
 
-def test_read_only_refuses_an_older_schema(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Migrations: a read-only store cannot upgrade, so it refuses an older database clearly."""
+def test_read_only_reads_an_older_schema_as_it_is(db: Path) -> None:
+    """Issue 9.5: a read-only store cannot upgrade; it reads an older database unchanged."""
     _version_1_database(db)
-    monkeypatch.setattr(_store, "_MIGRATIONS", (*_store._MIGRATIONS, ("SELECT 1",)))
-    with pytest.raises(StoreError, match="open it for writing once"):
+    with SQLiteStore(db, read_only=True) as reader:
+        assert [m.key for m in reader.load_current()] == ["jan@example.nl"]
+        assert reader.audience_id() is None
+    raw = sqlite3.connect(db)
+    assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+    raw.close()
+
+
+def test_read_only_refuses_a_file_without_a_database(db: Path) -> None:
+    """R7.3: a read-only store never creates a database; an empty file holds none."""
+    db.touch()
+    with pytest.raises(StoreError, match="no coupling database yet"):
         SQLiteStore(db, read_only=True)
 
 

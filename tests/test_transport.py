@@ -1,13 +1,17 @@
-"""The transport: one request, one answer, requests' exceptions mapped (STYLE.md Transport)."""
+"""The transport: one request, one answer, socket and TLS errors mapped (STYLE.md Transport)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,14 +82,14 @@ def test_transport_does_not_retry(
 
 
 def test_refused_connection_is_a_retryable_network_error(transport: RequestsTransport) -> None:
-    """Connection refused becomes our NetworkError from requests' (STYLE.md: map at boundary)."""
+    """Connection refused is our NetworkError, the OS error kept (STYLE.md: map at boundary)."""
     request = Request(method="GET", url=f"http://127.0.0.1:{_free_port()}/3.0/ping")
     with pytest.raises(NetworkError) as caught:
         transport.send(request)
     assert caught.value.retryable
     assert caught.value.category == "network"
     assert "GET /3.0/ping" in str(caught.value)
-    assert type(caught.value.__cause__).__module__.startswith("requests")
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
 
 
 def test_dropped_connection_is_a_network_error(
@@ -177,13 +181,13 @@ def test_tls_verification_is_on() -> None:
     """TLS certificates are always verified (§ decided: TLS verification always on)."""
     sending = RequestsTransport()
     try:
-        assert sending._session.verify is True
+        assert sending.verifies_tls
     finally:
         sending.close()
 
 
 def test_malformed_url_is_a_configuration_error(transport: RequestsTransport) -> None:
-    """A URL requests cannot send is our ConfigurationError, not a requests exception."""
+    """A URL that cannot be sent is our ConfigurationError, not the standard library's error."""
     with pytest.raises(ConfigurationError):
         transport.send(Request(method="GET", url="http://[::1/3.0/ping"))
 
@@ -231,3 +235,243 @@ def test_response_repr_shows_status_and_size_only() -> None:
         "Response(status=200, content_type='application/json', body=<13 bytes>)"
     )
     assert response.header("missing") is None
+
+
+# --- proxies: read once, when the transport is built (issue 12.5) --------------------------------
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A plain HTTP proxy that answers itself, recording the request line and headers."""
+
+    seen: list[tuple[str, str | None]] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_CONNECT(self) -> None:
+        type(self).seen.append((f"CONNECT {self.path}", self.headers.get("Proxy-Authorization")))
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+@pytest.fixture
+def proxy() -> Iterator[str]:
+    """A proxy on 127.0.0.1; yields its URL with credentials."""
+    _Proxy.seen = []
+    server = HTTPServer(("127.0.0.1", 0), _Proxy)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://user:secret@127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _clear_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_the_proxy_is_read_when_the_transport_is_built(
+    proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.5: HTTP_PROXY at construction is used, with the absolute URL and credentials."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    sending = RequestsTransport(pool_size=1)
+    monkeypatch.delenv("HTTP_PROXY")  # later changes are not read
+    try:
+        answer = sending.send(Request(method="GET", url="http://example.invalid/3.0/ping"))
+    finally:
+        sending.close()
+    assert answer.status == 204
+    assert _Proxy.seen == [("http://example.invalid/3.0/ping", "Basic dXNlcjpzZWNyZXQ=")]
+
+
+def test_https_goes_through_a_connect_tunnel(proxy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12.5: HTTPS through a proxy asks for a CONNECT tunnel; a refusal is a NetworkError."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    sending = RequestsTransport(pool_size=1)
+    try:
+        with pytest.raises(NetworkError):
+            sending.send(Request(method="GET", url="https://us6.api.example.invalid/3.0/ping"))
+    finally:
+        sending.close()
+    assert _Proxy.seen == [("CONNECT us6.api.example.invalid:443", "Basic dXNlcjpzZWNyZXQ=")]
+
+
+def test_a_proxy_set_later_is_not_read(
+    fake_mailchimp: FakeMailchimp, proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.5: the environment is not scanned on every request."""
+    _clear_proxy_env(monkeypatch)
+    sending = RequestsTransport(pool_size=1)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    try:
+        assert sending.send(_ping(fake_mailchimp)).status == 200
+    finally:
+        sending.close()
+    assert _Proxy.seen == []
+
+
+def test_no_proxy_sends_directly(
+    fake_mailchimp: FakeMailchimp, proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.5: a host in NO_PROXY bypasses the proxy."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    sending = RequestsTransport(pool_size=1)
+    try:
+        assert sending.send(_ping(fake_mailchimp)).status == 200
+    finally:
+        sending.close()
+    assert _Proxy.seen == []
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """Answers 204 over HTTP/1.1 keep-alive, recording the client's port per request."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_GET(self) -> None:
+        type(self).ports.append(self.client_address[1])
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+def test_connections_are_kept_alive() -> None:
+    """Issue 12.5: one connection serves request after request (no new connection each time)."""
+    _KeepAlive.ports = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        for _ in range(5):
+            assert sending.send(Request(method="GET", url=url)).status == 204
+    finally:
+        sending.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert len(_KeepAlive.ports) == 5
+    assert len(set(_KeepAlive.ports)) == 1
+
+
+class _CloseAfterAnswer(BaseHTTPRequestHandler):
+    """Answers over HTTP/1.1 without announcing a close, then closes: a stale keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_GET(self) -> None:
+        type(self).ports.append(self.client_address[1])
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+class _SignallingServer(ThreadingHTTPServer):
+    """Sets ``closed`` each time it has closed a connection."""
+
+    closed = threading.Event()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        type(self).closed.set()
+
+
+def test_a_connection_the_server_closed_is_not_reused() -> None:
+    """Issue 12.5: an idle connection the server closed is replaced, not failed on."""
+    _CloseAfterAnswer.ports = []
+    _SignallingServer.closed = threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _CloseAfterAnswer)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        first = sending.send(Request(method="GET", url=url))
+        assert _SignallingServer.closed.wait(10)  # the server has closed that connection
+        second = sending.send(Request(method="GET", url=url))
+    finally:
+        sending.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert (first.status, second.status) == (204, 204)
+    assert len(set(_CloseAfterAnswer.ports)) == 2
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [  # noqa: S607 - openssl from PATH, a test tool
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_certificate_that_does_not_verify_is_refused(self_signed: tuple[Path, Path]) -> None:
+    """TLS is always verified: a self-signed certificate fails, and is not worth repeating."""
+    cert, key = self_signed
+    server = HTTPServer(("127.0.0.1", 0), _KeepAlive)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1, connect_timeout=5.0)
+    try:
+        url = f"https://localhost:{server.server_address[1]}/3.0/ping"
+        with pytest.raises(NetworkError, match="TLS failed") as caught:
+            sending.send(Request(method="GET", url=url))
+    finally:
+        sending.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert not caught.value.retryable
+    assert isinstance(caught.value.__cause__, ssl.SSLError)

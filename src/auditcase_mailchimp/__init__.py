@@ -24,6 +24,7 @@ from ._client import (
 from ._credentials import ApiKey, Credentials, OAuthToken, SecretHeader
 from ._desired import DesiredState, Problem, ProblemCategory, desired_state
 from ._errors import (
+    AudienceMismatchError,
     AudienceNotFoundError,
     AuditCaseMailchimpError,
     AuthenticationError,
@@ -39,6 +40,8 @@ from ._errors import (
     NetworkTimeoutError,
     RateLimitedError,
     SourceError,
+    StoreBusyError,
+    StoreError,
     UnexpectedResponseError,
 )
 from ._mapping import (
@@ -67,7 +70,7 @@ from ._plan import (
     Upsert,
     plan_sync,
 )
-from ._retry import RetryPolicy
+from ._retry import RetryEvent, RetryPolicy
 from ._source import ExportFile, ExportResult, PersonSource, RowError, UnreadableSourceError
 from ._store import (
     REFUSAL_CATEGORIES,
@@ -79,8 +82,6 @@ from ._store import (
     Report,
     RunRecord,
     SQLiteStore,
-    StoreBusyError,
-    StoreError,
     is_refusal,
 )
 from ._sync import SyncReport, push_persons, sync
@@ -104,6 +105,7 @@ __all__ = [
     "ApiKey",
     "Archive",
     "AudienceMember",
+    "AudienceMismatchError",
     "AudienceNotFoundError",
     "AuditCaseMailchimpError",
     "AuthenticationError",
@@ -144,6 +146,7 @@ __all__ = [
     "Request",
     "RequestsTransport",
     "Response",
+    "RetryEvent",
     "RetryPolicy",
     "RowError",
     "RunRecord",

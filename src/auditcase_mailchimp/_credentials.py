@@ -23,7 +23,6 @@ Rules kept here:
 from __future__ import annotations
 
 import base64
-import ipaddress
 import re
 from typing import Final
 from urllib.parse import urlsplit
@@ -76,6 +75,8 @@ def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress  # noqa: PLC0415 - only when a base URL is checked
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

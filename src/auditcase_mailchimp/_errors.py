@@ -1,10 +1,28 @@
-"""The exception hierarchy: one root, split by who is at fault.
+"""The exception hierarchy: one root, split by who is at fault. Every exception lives here.
 
-- :class:`ConfigurationError`: the caller's configuration (a malformed key, an empty audience id).
-- :class:`SourceError`: the AuditCase data handed to the library.
-- :class:`InvalidInputError`: a value handed to the Mailchimp client that cannot be sent.
-- :class:`MailchimpError`: talking to Mailchimp failed: :class:`NetworkError` (no answer) or
-  :class:`MailchimpAPIError` (an error answer), each with an :class:`ErrorCategory`.
+::
+
+    AuditCaseMailchimpError
+    ├── ConfigurationError (ValueError)   the caller's configuration; nothing was sent
+    │   └── AudienceMismatchError          the database belongs to another audience (R4.6)
+    ├── SourceError (ValueError)           the AuditCase data handed to the library
+    │   ├── InvalidPersonError             a linked person cannot be mapped (R2.6)
+    │   └── UnreadableSourceError          the export cannot be read (defined in ``_source``)
+    ├── InvalidInputError (ValueError)     a value handed to the client cannot be sent
+    ├── StoreError                         the coupling database cannot be opened, read, written
+    │   └── StoreBusyError                 another sync holds the run lock
+    └── MailchimpError                     talking to Mailchimp failed (with an ErrorCategory)
+        ├── NetworkError                   no answer
+        │   └── NetworkTimeoutError
+        ├── UnexpectedResponseError        a success answer the client cannot read
+        └── MailchimpAPIError              an error answer (Mailchimp's problem document)
+            ├── AuthenticationError        401, or 403 with a body
+            ├── AudienceNotFoundError      404 on the audience
+            ├── RateLimitedError           429, or 403 without a body
+            └── MailchimpServerError       500-class
+
+Only the reader's :class:`~auditcase_mailchimp.UnreadableSourceError` lives elsewhere, beside
+the reader in ``_source``.
 """
 
 from __future__ import annotations
@@ -15,6 +33,7 @@ from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 __all__ = [
+    "AudienceMismatchError",
     "AudienceNotFoundError",
     "AuditCaseMailchimpError",
     "AuthenticationError",
@@ -30,6 +49,8 @@ __all__ = [
     "NetworkTimeoutError",
     "RateLimitedError",
     "SourceError",
+    "StoreBusyError",
+    "StoreError",
     "UnexpectedResponseError",
 ]
 
@@ -40,6 +61,27 @@ class AuditCaseMailchimpError(Exception):
 
 class ConfigurationError(AuditCaseMailchimpError, ValueError):
     """The caller's configuration is unusable; raised before anything is sent."""
+
+
+class AudienceMismatchError(ConfigurationError):
+    """The coupling database belongs to another audience than the one given (R4.6).
+
+    One coupling database serves one audience: the first sync records its id, and a run with
+    another ``--list-id`` stops before anything is sent.
+
+    Attributes:
+        recorded: The audience id the database was bound to.
+        given: The audience id this run was given.
+    """
+
+    def __init__(self, recorded: str, given: str) -> None:
+        """Build the error naming both audience ids."""
+        super().__init__(
+            f"the coupling database belongs to audience {recorded}, not {given}: use "
+            f"--list-id {recorded}, or another database (--db) for audience {given}"
+        )
+        self.recorded = recorded
+        self.given = given
 
 
 class SourceError(AuditCaseMailchimpError, ValueError):
@@ -67,6 +109,34 @@ class InvalidPersonError(SourceError):
         self.kind = kind
         self.category = category
         self.email_address = email_address
+
+
+# --- the coupling database -----------------------------------------------------------------------
+
+
+class StoreError(AuditCaseMailchimpError):
+    """The coupling database cannot be opened, read or written.
+
+    Raised for a path that cannot be opened, a file that is not a coupling database, a database
+    written by a newer version of the library, and any SQLite error (kept as ``__cause__``).
+    A failed write changed nothing: each write is one transaction.
+    """
+
+
+class StoreBusyError(StoreError):
+    """Another sync holds the run lock of the same database file.
+
+    Attributes:
+        path: The database file.
+        pid: The process id of the holder, ``None`` when it could not be read.
+    """
+
+    def __init__(self, path: str, pid: int | None) -> None:
+        """Build the error naming the database and the holding process."""
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(f"another sync is running against {path} ({holder})")
+        self.path = path
+        self.pid = pid
 
 
 # --- talking to Mailchimp (issue 3) ------------------------------------------------------------

@@ -7,19 +7,27 @@ error with :func:`cattrs.transform_error` into an
 
 Only what the client reads is modelled: members (address, status, merge fields, tags), pages of
 members and of tags, the batch-subscribe answer, and the problem document.
+
+Request bodies go the other way through the same converter (:func:`body`): the batch-subscribe
+body, a tag change and an address change, each an attrs class whose attribute names are
+Mailchimp's keys; optional keys with nothing in them are left out.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
-import cattrs
+
+if TYPE_CHECKING:
+    import cattrs
 
 from ._errors import UnexpectedResponseError
 
 __all__ = [
+    "WireAddressChange",
     "WireBatchError",
     "WireBatchMember",
     "WireBatchResult",
@@ -27,8 +35,13 @@ __all__ = [
     "WireMember",
     "WireMemberPage",
     "WireProblem",
+    "WireSubscribe",
+    "WireSubscribeMember",
     "WireTag",
     "WireTagPage",
+    "WireTagStatus",
+    "WireTags",
+    "body",
     "make_converter",
     "parse_json",
     "structure",
@@ -126,6 +139,62 @@ class WireProblem:
     errors: list[WireFieldError] = attrs.field(factory=list)
 
 
+# --- request bodies (MAILCHIMP.md §3, §2.3, §5.1) ------------------------------------------------
+
+
+@attrs.frozen
+class WireSubscribeMember:
+    """One member of a batch-subscribe body; ``status`` only to re-add an archived member."""
+
+    email_address: str
+    status_if_new: str
+    status: str | None = None
+    merge_fields: dict[str, str] = attrs.field(factory=dict)
+    tags: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class WireSubscribe:
+    """The body of ``POST /lists/{list_id}`` (batch subscribe)."""
+
+    members: list[WireSubscribeMember]
+    update_existing: bool
+    sync_tags: bool
+
+
+@attrs.frozen
+class WireTagStatus:
+    """One tag of a tag change: ``active`` or ``inactive``."""
+
+    name: str
+    status: str
+
+
+@attrs.frozen
+class WireTags:
+    """The body of ``POST …/members/{hash}/tags``."""
+
+    tags: list[WireTagStatus]
+    is_syncing: bool
+
+
+@attrs.frozen
+class WireAddressChange:
+    """The body of ``PATCH …/members/{hash}`` that changes the address (R5.4)."""
+
+    email_address: str
+    merge_fields: dict[str, str] = attrs.field(factory=dict)
+
+
+_REQUEST_BODIES: Final = (
+    WireSubscribeMember,
+    WireSubscribe,
+    WireTagStatus,
+    WireTags,
+    WireAddressChange,
+)
+
+
 def _drop_nulls(value: Any) -> Any:
     """``null`` means "use the default": drop such keys before structuring."""
     if isinstance(value, dict) and None in value.values():
@@ -152,8 +221,12 @@ def make_converter() -> cattrs.Converter:
 
     Returns:
         A new :class:`cattrs.Converter` (never the global one) that ignores unknown keys,
-        treats ``null`` as absent, and accepts numbers where text is expected.
+        treats ``null`` as absent, and accepts numbers where text is expected; request bodies
+        unstructure to Mailchimp's keys, leaving out empty optional ones.
     """
+    import cattrs  # noqa: PLC0415 - imported on first use, not at start-up
+    import cattrs.gen  # noqa: PLC0415 - as above
+
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
     converter.register_structure_hook(str, _text)
     converter.register_structure_hook(int, _integer)
@@ -176,10 +249,18 @@ def make_converter() -> cattrs.Converter:
             return base(_drop_nulls(value), cls_)
 
         converter.register_structure_hook(cls, hook)
+    for body_cls in _REQUEST_BODIES:
+        converter.register_unstructure_hook(
+            body_cls,
+            cattrs.gen.make_dict_unstructure_fn(body_cls, converter, _cattrs_omit_if_default=True),
+        )
     return converter
 
 
-_CONVERTER: Final = make_converter()
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The module's converter, built on first use (not at import: start-up stays short)."""
+    return make_converter()
 
 
 def parse_json(body: bytes, *, what: str, request_id: str = "") -> Any:
@@ -219,8 +300,11 @@ def structure(document: Any, cls: type[T], *, what: str, request_id: str = "") -
     Raises:
         UnexpectedResponseError: A value has the wrong type; ``problems`` names each place.
     """
+    converter = _converter()
+    import cattrs  # noqa: PLC0415 - loaded by _converter(); a dictionary look-up here
+
     try:
-        return _CONVERTER.structure(document, cls)
+        return converter.structure(document, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
         problems = (
             cattrs.transform_error(exc)
@@ -232,3 +316,15 @@ def structure(document: Any, cls: type[T], *, what: str, request_id: str = "") -
             problems=problems,
             request_id=request_id,
         ) from exc
+
+
+def body(value: Any) -> Any:
+    """Turn a request body (:class:`WireSubscribe`, :class:`WireTags`, …) into JSON values.
+
+    Args:
+        value: The body.
+
+    Returns:
+        Dicts and lists, ready for :func:`json.dumps`.
+    """
+    return _converter().unstructure(value)

@@ -9,21 +9,49 @@ all); which requests may be repeated is decided by the client, per kind of reque
 
 Time and randomness are parameters (``sleep``, ``clock``, ``wall_clock``, ``rng``), so tests
 run instantly and deterministically.
+
+:func:`send_with_retries` is the loop itself; before each retry it calls the policy's
+``on_retry`` hook with a :class:`RetryEvent` (as stamina's ``on_retry`` hooks do), so an
+integrator can count or report retries.
 """
 
 from __future__ import annotations
 
-import email.utils
+import logging
 import math
 import random
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, NetworkError
 
-__all__ = ["RetryPolicy"]
+if TYPE_CHECKING:
+    from ._transport import Response
+
+__all__ = ["RetryEvent", "RetryPolicy", "send_with_retries"]
+
+_log = logging.getLogger("auditcase_mailchimp._client")
+
+
+@attrs.frozen(kw_only=True)
+class RetryEvent:
+    """A retry about to happen, as :attr:`RetryPolicy.on_retry` receives it."""
+
+    #: What is repeated, e.g. ``POST /lists/{list_id}`` with the ids in it (never an address).
+    request: str
+    #: Which attempt failed (1 for the first).
+    attempt: int
+    #: Seconds the policy waits before the next attempt.
+    wait: float
+    #: Seconds since the first attempt started.
+    elapsed: float
+    #: Why, e.g. ``429 Too Many Requests`` or ``no answer (NetworkTimeoutError)``.
+    reason: str
+    #: The answer's HTTP status, ``None`` when there was no answer.
+    status: int | None
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: object) -> None:
@@ -73,6 +101,9 @@ class RetryPolicy:
     wall_clock: Callable[[], float] = attrs.field(default=time.time, eq=False, repr=False)
     #: A number in ``[0, 1)`` for the jitter; ``random.random`` by default.
     rng: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
+    #: Called before each retry with a :class:`RetryEvent` (after the client's own log line);
+    #: ``None`` by default. It runs in the thread that sends, and must not raise.
+    on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         """Check that the waits are in order."""
@@ -108,6 +139,8 @@ class RetryPolicy:
         text = header.strip()
         if text.isdigit():
             return min(float(text), self.max_wait)
+        import email.utils  # noqa: PLC0415 - only for a dated Retry-After; keeps start-up short
+
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
@@ -142,3 +175,86 @@ class RetryPolicy:
             within ``budget``.
         """
         return attempts_made < self.attempts and elapsed + wait <= self.budget
+
+
+def send_with_retries(
+    send: Callable[[], Response],
+    policy: RetryPolicy,
+    *,
+    retry_answer: Callable[[Response], bool],
+    describe: Callable[[int], str],
+    request: str,
+) -> tuple[Response, bool]:
+    """Send until an answer is final or the policy allows no more attempts.
+
+    Only call it for requests that are safe to repeat: every answer ``retry_answer`` accepts,
+    and every failure to get an answer that is :attr:`~NetworkError.retryable`, is repeated
+    after :meth:`RetryPolicy.wait` while :meth:`RetryPolicy.allows` says so.
+
+    Args:
+        send: Sends the request once; raises :class:`NetworkError` when no answer came.
+        policy: How often and how patiently.
+        retry_answer: Whether an answer is worth repeating (429, 5xx...).
+        describe: The reason phrase of a status, for the log and the event.
+        request: What is sent, for the log and the event (no address, no secret).
+
+    Returns:
+        The last answer, and whether an earlier attempt may have been carried out although its
+        answer was lost (a 5xx or no answer was retried): the answer may then describe the
+        state after our own change.
+
+    Raises:
+        NetworkError: No answer, after the retries the policy allows.
+    """
+    started = policy.clock()
+    attempt = 0
+    ambiguous = False
+    while True:
+        attempt += 1
+        failure: NetworkError | None = None
+        response: Response | None = None
+        try:
+            response = send()
+        except NetworkError as exc:
+            failure = exc
+        if response is not None:
+            if not retry_answer(response):
+                return response, ambiguous
+            wait = policy.wait(attempt, response.header("Retry-After"))
+            why = f"{response.status} {describe(response.status)}"
+            repeatable = True
+        else:
+            assert failure is not None  # noqa: S101 - one of the two is set
+            wait = policy.wait(attempt)
+            why = f"no answer ({type(failure).__name__})"
+            repeatable = failure.retryable
+        elapsed = policy.clock() - started
+        if not (repeatable and policy.allows(attempt, elapsed=elapsed, wait=wait)):
+            if attempt > 1:
+                _log.warning("mailchimp %s: %s; giving up after %d attempts", request, why, attempt)
+            if failure is not None:
+                raise failure
+            assert response is not None  # noqa: S101 - one of the two is set
+            return response, ambiguous
+        if response is None or response.status >= 500:  # noqa: PLR2004
+            ambiguous = True  # the request may have been carried out
+        _log.warning(
+            "mailchimp %s: %s; retry %d of %d in %.2f s",
+            request,
+            why,
+            attempt,
+            policy.attempts - 1,
+            wait,
+        )
+        if policy.on_retry is not None:
+            policy.on_retry(
+                RetryEvent(
+                    request=request,
+                    attempt=attempt,
+                    wait=wait,
+                    elapsed=elapsed,
+                    reason=why,
+                    status=None if response is None else response.status,
+                )
+            )
+        policy.sleep(wait)

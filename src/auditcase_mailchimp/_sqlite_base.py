@@ -1,0 +1,229 @@
+"""The SQLite plumbing the store's parts share: opening, one lock, read and write transactions.
+
+Opening creates the file (mode ``0600``) when it is missing and brings its schema up to date
+(:mod:`._schema`). A read-only store opens the file with SQLite's ``mode=ro``, and adds
+``immutable=1`` when the file or its folder cannot be written (a read-only file system, a
+backup mounted read-only): SQLite then needs neither the ``-shm`` file nor any lock, so
+``failures``, ``report`` and ``sync --dry-run`` work where nothing can be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from . import _schema
+from ._errors import StoreError
+from ._lock import RunLock
+from ._store_values import format_time, utc_now
+
+__all__ = ["Database", "read_only_uri"]
+
+_MEMORY: str = ":memory:"
+
+
+def read_only_uri(path: str, *, writable: bool, wal: bool = False) -> str:
+    """The SQLite URI that opens a database for reading only.
+
+    Args:
+        path: The database file (resolved to an absolute path).
+        writable: Whether the file and its folder can be written.
+        wal: Whether a ``-wal`` file with content lies beside the database (a run that did not
+            finish its last checkpoint): it must be read, so the file is not opened immutable.
+
+    Returns:
+        ``file:…?mode=ro``, with ``&immutable=1`` when nothing can be written and there is no
+        write-ahead log to read.
+    """
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    return uri if writable or wal else uri + "&immutable=1"
+
+
+def writable(path: str, access: Callable[[str, int], bool] = os.access) -> bool:
+    """Whether a file and its folder can be written (``os.access``, so ``EROFS`` counts).
+
+    Args:
+        path: The file.
+        access: :func:`os.access`, or a stand-in.
+
+    Returns:
+        ``True`` when both the file and its folder allow writing.
+    """
+    resolved = Path(path).resolve()
+    return access(str(resolved), os.W_OK) and access(str(resolved.parent), os.W_OK)
+
+
+def _has_wal(path: str) -> bool:
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+class Database:
+    """One connection to the coupling database, shared by the store's parts under one lock.
+
+    Args:
+        path: The database file, or ``":memory:"``.
+        clock: Returns the current time as an aware datetime; UTC system time by default.
+        read_only: Open an existing database for reading only.
+        access: :func:`os.access` or a stand-in, to tell whether the file can be written.
+
+    Raises:
+        StoreError: The file cannot be opened or created, is not a coupling database, or was
+            written by a newer version; read-only, also when it is missing.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
+        access: Callable[[str, int], bool] = os.access,
+    ) -> None:
+        """Open (and when needed create and migrate) the database at ``path``."""
+        self._path = os.fspath(path)
+        self._clock = clock if clock is not None else utc_now
+        self._read_only = read_only
+        self._memory = self._path == _MEMORY
+        self._mutex = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._version = 0
+        try:
+            self._conn = self._open(access)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the coupling database {self._path}: {exc}") from exc
+        self._run_lock = RunLock(None if self._memory else self._path, self._path)
+
+    def _open(self, access: Callable[[str, int], bool]) -> sqlite3.Connection:
+        if self._read_only:
+            if not Path(self._path).is_file():
+                raise StoreError(f"no coupling database at {self._path}")
+            uri = read_only_uri(
+                self._path, writable=writable(self._path, access), wal=_has_wal(self._path)
+            )
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        elif self._memory:
+            conn = sqlite3.connect(_MEMORY, isolation_level=None, check_same_thread=False)
+        else:
+            try:
+                os.close(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot open the coupling database {self._path}: {exc.strerror or exc}"
+                ) from exc
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        try:
+            self._version = _schema.check_file(conn, self._path)
+            if self._read_only and self._version == 0:
+                raise StoreError(f"{self._path} holds no coupling database yet")  # noqa: TRY301 - closes conn below
+            if not self._read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self._read_only:
+                _schema.migrate(conn)
+                self._version = _schema.user_version(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    @property
+    def read_only(self) -> bool:
+        """``True`` when the store was opened for reading only."""
+        return self._read_only
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file (older than the newest only when read-only)."""
+        return self._version
+
+    def __repr__(self) -> str:
+        """Name the file, never its content."""
+        return f"{type(self).__name__}({self._path!r})"
+
+    def __enter__(self) -> Self:
+        """Return the store itself; :meth:`close` runs on leaving the block."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; calling it again does nothing. Later calls raise StoreError."""
+        with self._mutex:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+
+    def _now(self) -> str:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the store's clock must return an aware datetime")
+        return format_time(now)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and read from one snapshot; map SQLite errors to StoreError."""
+        with self._mutex:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the coupling database {self._path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run one write transaction: all of it is kept, or none of it."""
+        with self._mutex:
+            conn = self._connection()
+            if self._read_only:
+                raise StoreError(f"the coupling database {self._path} is opened read-only")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write the coupling database {self._path}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the coupling database {self._path} is closed")
+        return self._conn

@@ -1,0 +1,307 @@
+"""The store's part for coupling records: one record per managed member (R2.3, R4.3, R4.4).
+
+Also the audience the database belongs to (R4.6): one coupling database serves one audience.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from ._errors import AudienceMismatchError, StoreError
+from ._models import MEMBER_STATUSES, Coupling, CurrentMember, PersonKind, address_key
+from ._sqlite_base import Database
+
+__all__ = ["MemberRecords"]
+
+_KINDS: Final = {kind.value: kind for kind in PersonKind}
+#: Values per ``IN (…)`` of one statement (SQLite allows 999 parameters in every version).
+IDS_PER_STATEMENT: Final = 500
+_COLUMNS: Final = (
+    "email_address, first_name, last_name, tags, status, person_id, kind, status_at_archive"
+)
+_INSERT_MEMBER: Final = (
+    "INSERT OR REPLACE INTO member (key, email_address, person_id, kind, first_name, last_name,"
+    " tags, status, status_at_archive, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: The schema version that records the audience.
+_AUDIENCE_SINCE: Final = 2
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _tags_json(tags: Iterable[str]) -> str:
+    return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_set_json(tags: frozenset[str]) -> str:
+    """:func:`_tags_json` of a tag set; cached, as members share a few sets."""
+    return _tags_json(tags)
+
+
+def check_status(status: object, what: str) -> str:
+    """Return ``status`` when it is a Mailchimp status; raise ``ValueError`` naming ``what``."""
+    if not isinstance(status, str) or status not in MEMBER_STATUSES:
+        raise ValueError(f"{what} must be one of {sorted(MEMBER_STATUSES)}, got {status!r}")
+    return status
+
+
+def member_row(member: CurrentMember, now: str) -> tuple[object, ...]:
+    if not isinstance(member, CurrentMember):
+        raise TypeError(f"expected a CurrentMember, got {member!r}")
+    coupling = member.coupling
+    if coupling is None:
+        raise ValueError("a member recorded in the coupling database needs its coupling")
+    return (
+        member.key,
+        member.email_address,
+        coupling.person_id,
+        coupling.kind.value,
+        member.first_name,
+        member.last_name,
+        _tag_set_json(coupling.tags),
+        member.status,
+        coupling.status_at_archive,
+        now,
+    )
+
+
+def chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``values`` in slices small enough for one statement's parameters."""
+    return (values[i : i + IDS_PER_STATEMENT] for i in range(0, len(values), IDS_PER_STATEMENT))
+
+
+class MemberRecords(Database):
+    """The coupling records and the audience binding of an SQLite coupling store."""
+
+    def load_current(self) -> list[CurrentMember]:
+        """Return every coupling record as a :class:`~auditcase_mailchimp.CurrentMember`.
+
+        Archived members are included (status ``archived``, their ``status_at_archive`` on the
+        coupling). Each member's ``tags`` equal ``coupling.tags``: the database knows only the
+        tags the coupling set. Ordered by lower-cased address.
+
+        Returns:
+            One member per record, each with its :class:`~auditcase_mailchimp.Coupling`.
+
+        Raises:
+            StoreError: The database cannot be read.
+        """
+        # The rows passed the schema's checks when written: the frozen values are built
+        # directly, skipping their validators.
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM member ORDER BY key").fetchall()  # noqa: S608 - constant columns
+        return self._members(rows)
+
+    def load_current_for(
+        self, person_ids: Collection[str], keys: Collection[str]
+    ) -> list[CurrentMember]:
+        """Return the records of some persons and some addresses: indexed lookups, no scan.
+
+        For a push of a few persons (issue 12): the records whose person is in ``person_ids``
+        and those whose lower-cased address is in ``keys``, each once, ordered by address, built
+        as :meth:`load_current` builds them.
+
+        Args:
+            person_ids: AuditCase person ids.
+            keys: Addresses, any case (they are lower-cased).
+
+        Returns:
+            The matching records as members, archived ones included.
+
+        Raises:
+            StoreError: The database cannot be read.
+        """
+        ids = list(dict.fromkeys(person_ids))
+        lowered = list(dict.fromkeys(address_key(key) for key in keys))
+        rows: dict[str, Any] = {}
+        with self._reading() as conn:
+            for column, values in (("person_id", ids), ("key", lowered)):
+                for chunk in chunks(values):
+                    marks = ", ".join("?" * len(chunk))
+                    for key, *row in conn.execute(
+                        f"SELECT key, {_COLUMNS} FROM member WHERE {column} IN ({marks})",  # noqa: S608 - constant columns, placeholders only
+                        chunk,
+                    ):
+                        rows[key] = row
+        return self._members([rows[key] for key in sorted(rows)])
+
+    def _members(self, rows: list[Any]) -> list[CurrentMember]:
+        tag_sets: dict[str, frozenset[str]] = {}
+        kinds = _KINDS
+        members: list[CurrentMember] = []
+        append = members.append
+        try:
+            for email, first, last, tags_json, status, person_id, kind, at_archive in rows:
+                tags = tag_sets.get(tags_json)
+                if tags is None:
+                    tags = tag_sets[tags_json] = frozenset(json.loads(tags_json))
+                coupling = _new(Coupling)
+                _set(coupling, "person_id", person_id)
+                _set(coupling, "kind", kinds[kind])
+                _set(coupling, "tags", tags)
+                _set(coupling, "status_at_archive", at_archive)
+                member = _new(CurrentMember)
+                _set(member, "email_address", email)
+                _set(member, "first_name", first)
+                _set(member, "last_name", last)
+                _set(member, "tags", tags)
+                _set(member, "status", status)
+                _set(member, "coupling", coupling)
+                append(member)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"the coupling database {self._path} holds a bad record") from exc
+        return members
+
+    def owners(self) -> dict[str, str]:
+        """Return which person each address is pushed for (R3.2): non-archived records only.
+
+        Returns:
+            Lower-cased address to person id.
+
+        Raises:
+            StoreError: The database cannot be read.
+        """
+        with self._reading() as conn:
+            return dict(
+                conn.execute("SELECT key, person_id FROM member WHERE status <> 'archived'")
+            )
+
+    def record_members(self, members: Sequence[CurrentMember]) -> None:
+        """Insert or replace the records of members Mailchimp confirmed, in one transaction.
+
+        Each member's ``coupling`` gives the person, kind and the tags the coupling set (the
+        member's own ``tags`` are not stored); ``status_at_archive`` is stored as the coupling
+        gives it, so ``None`` clears it. One Mailchimp answer (up to 500 members of a batch
+        subscribe) is one call, so a crash keeps all of its records or none (R7.2).
+
+        Args:
+            members: The members as Mailchimp confirmed them, each with its coupling.
+
+        Raises:
+            ValueError: A member has no coupling (nothing is written).
+            StoreError: The database cannot be written (nothing is written).
+        """
+        now = self._now()
+        rows = [member_row(member, now) for member in members]
+        with self._writing() as conn:
+            conn.executemany(_INSERT_MEMBER, rows)
+
+    def record_address_change(self, old_email_address: str, member: CurrentMember) -> None:
+        """Move a record from its old address to the new one (R5.4), in one transaction.
+
+        Args:
+            old_email_address: The member's address before the change, any case.
+            member: The member at its new address, with its coupling.
+
+        Raises:
+            ValueError: ``member`` has no coupling (nothing is written).
+            StoreError: The database cannot be written (nothing is written).
+        """
+        now = self._now()
+        row = member_row(member, now)
+        with self._writing() as conn:
+            conn.execute("DELETE FROM member WHERE key = ?", (address_key(old_email_address),))
+            conn.execute(_INSERT_MEMBER, row)
+
+    def record_archive(self, email_address: str, status_at_archive: str) -> None:
+        """Mark a record archived (R4.2), keeping the status it had then (R4.3).
+
+        A record that does not exist is left absent: the coupling archives only members it
+        recorded (R4.4).
+
+        Args:
+            email_address: The archived member's address, any case.
+            status_at_archive: The member's status just before it was archived.
+
+        Raises:
+            ValueError: ``status_at_archive`` is not a Mailchimp status.
+            StoreError: The database cannot be written.
+        """
+        check_status(status_at_archive, "status_at_archive")
+        now = self._now()
+        with self._writing() as conn:
+            conn.execute(
+                "UPDATE member SET status = 'archived', status_at_archive = ?, updated_at = ?"
+                " WHERE key = ?",
+                (status_at_archive, now, address_key(email_address)),
+            )
+
+    def update_statuses(self, statuses: Mapping[str, str]) -> None:
+        """Store the statuses read from Mailchimp (a reconcile, or batch answers), one transaction.
+
+        Addresses without a record are ignored. A member found ``archived`` that was not archived
+        by the coupling keeps its last seen status as ``status_at_archive`` (R4.3: re-linking
+        never re-subscribes someone who had unsubscribed); a member no longer archived loses its
+        ``status_at_archive``.
+
+        Args:
+            statuses: Lower-cased address to Mailchimp status.
+
+        Raises:
+            ValueError: A status is not a Mailchimp status (nothing is written).
+            StoreError: The database cannot be written (nothing is written).
+        """
+        now = self._now()
+        rows = [
+            (check_status(status, "a status"), now, address_key(key))
+            for key, status in statuses.items()
+        ]
+        with self._writing() as conn:
+            conn.executemany(
+                "UPDATE member SET"
+                " status_at_archive = CASE"
+                "  WHEN ?1 <> 'archived' THEN NULL"
+                "  WHEN status = 'archived' THEN status_at_archive"
+                "  ELSE status END,"
+                " status = ?1, updated_at = ?2"
+                " WHERE key = ?3 AND status IS NOT ?1",
+                rows,
+            )
+
+    def audience_id(self) -> str | None:
+        """Return the audience the database belongs to (R4.6), or ``None`` before its first run.
+
+        Returns:
+            The recorded audience (list) id; ``None`` for a new database, and for one written
+            before the library recorded it (its next run records it).
+
+        Raises:
+            StoreError: The database cannot be read.
+        """
+        if self.schema_version < _AUDIENCE_SINCE:
+            return None  # an older file opened read-only: nothing recorded yet
+        with self._reading() as conn:
+            row = conn.execute("SELECT list_id FROM audience WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def bind_audience(self, list_id: str) -> None:
+        """Record the audience the database belongs to, or check it is the one recorded (R4.6).
+
+        Call it before anything is sent: the first run binds the database to its audience;
+        every later run must give the same id.
+
+        Args:
+            list_id: The audience (list) id of this run.
+
+        Raises:
+            AudienceMismatchError: Another audience is recorded; nothing is written.
+            ValueError: ``list_id`` is empty.
+            StoreError: The database cannot be written.
+        """
+        if not list_id.strip():
+            raise ValueError("the audience (list) id is empty")
+        now = self._now()
+        with self._writing() as conn:
+            row = conn.execute("SELECT list_id FROM audience WHERE id = 1").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO audience (id, list_id, bound_at) VALUES (1, ?, ?)", (list_id, now)
+                )
+                return
+        if row[0] != list_id:
+            raise AudienceMismatchError(recorded=row[0], given=list_id)
