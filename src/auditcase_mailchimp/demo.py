@@ -7,12 +7,15 @@ the fake audience with the SQLite coupling database, a second sync (which sends 
 failure overview and the report. Nothing leaves the machine.
 
 Options: ``--db PATH`` keeps the coupling database (default: a temporary directory, removed
-afterwards); ``--source FILE`` syncs another export.
+afterwards); ``--source FILE`` syncs another export; ``--lang nl|en`` chooses the language
+(by default Dutch where the locale is Dutch, English otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -49,24 +52,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auditcase_mailchimp.demo")
     parser.add_argument("--db", help="keep the coupling database here")
     parser.add_argument("--source", default=str(example_export()), help="the export to sync")
+    parser.add_argument("--lang", choices=("nl", "en"), help="language of the messages")
     args = parser.parse_args(argv)
+    lang = ["--lang", args.lang] if args.lang else []
     with tempfile.TemporaryDirectory() as scratch, FakeMailchimp() as fake:
         db = args.db or str(Path(scratch) / "auditcase-mailchimp.sqlite3")
-        env = {"MAILCHIMP_API_KEY": DEFAULT_API_KEY}
-        common = ["--list-id", DEFAULT_LIST_ID, "--api-url", fake.url, "--db", db]
+        locale = {k: v for k, v in os.environ.items() if k in ("LC_ALL", "LC_MESSAGES", "LANG")}
+        env = {"MAILCHIMP_API_KEY": DEFAULT_API_KEY, **locale}
+        common = ["--list-id", DEFAULT_LIST_ID, "--api-url", fake.url, "--db", db, *lang]
         print(f"Fake Mailchimp at {fake.url}, audience {DEFAULT_LIST_ID}; database {db}")
         print(f"\n$ auditcase-mailchimp sync --source {args.source} ...")
         first = cli(["sync", "--source", args.source, *common], environ=env)
         print(f"(exit status {first}: 1 means some persons have problems to fix in AuditCase)")
         sent = len(fake.requests)
         print("\n$ auditcase-mailchimp sync ... (again: nothing changed, so nothing is sent)")
-        second = cli(["sync", "--source", args.source, *common], environ=env)
+        captured = io.StringIO()
+        second = cli(["sync", "--source", args.source, *common], environ=env, stdout=captured)
         again = len(fake.requests) - sent
-        print(f"(requests sent by the second sync: {again})")
+        shown = captured.getvalue().split("\n\n")[0]  # the counts; the problems are as above
+        print(f"{shown}\n(the same problems as above; requests sent by this sync: {again})")
         print("\n$ auditcase-mailchimp failures")
-        cli(["failures", "--db", db])
+        cli(["failures", "--db", db, *lang], environ=env)
         print("\n$ auditcase-mailchimp report")
-        cli(["report", "--db", db])
+        cli(["report", "--db", db, *lang], environ=env)
         statuses = fake.audience().statuses()
         print(
             f"\nThe fake audience now holds {sum(statuses.values())} members: "
