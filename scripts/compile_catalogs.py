@@ -51,14 +51,15 @@ def parse_po(text: str, name: str = "<po>") -> dict[tuple[str, str | None], list
     msgid: str | None = None
     plural: str | None = None
     strs: dict[int, str] = {}
-    fuzzy = False
+    fuzzy = False  # the entry being read is fuzzy
+    fuzzy_next = False  # a "#, fuzzy" comment was seen for the next entry
     target: tuple[str, int] | None = None
 
     def flush() -> None:
-        nonlocal msgid, plural, strs, fuzzy
+        nonlocal msgid, plural, strs
         if msgid is not None and not fuzzy:
             entries[msgid, plural] = [strs[i] for i in sorted(strs)]
-        msgid, plural, strs, fuzzy = None, None, {}, False
+        msgid, plural, strs = None, None, {}
 
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -67,19 +68,14 @@ def parse_po(text: str, name: str = "<po>") -> dict[tuple[str, str | None], list
             continue
         if line.startswith("#"):
             if line.startswith("#,") and "fuzzy" in line:
-                if msgid is not None or strs:
-                    flush()
-                fuzzy = True
+                fuzzy_next = True
             continue
         if line.startswith("msgid_plural "):
             plural = _unquote(line[len("msgid_plural ") :], where)
             target = ("plural", 0)
         elif line.startswith("msgid "):
-            if msgid is not None:
-                was_fuzzy = fuzzy
-                fuzzy = False
-                flush()
-                fuzzy = was_fuzzy
+            flush()
+            fuzzy, fuzzy_next = fuzzy_next, False
             msgid = _unquote(line[len("msgid ") :], where)
             target = ("msgid", 0)
         elif line.startswith("msgstr["):

@@ -709,10 +709,9 @@ def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[s
         )
     if summary.groups or summary.skipped_refused:
         lines.append("")
+        to_fix = summary.problems + summary.failures + summary.skipped_refused
         lines.append(
-            tr.ngettext(
-                "{n} problem to fix:", "{n} problems to fix:", summary.problems + summary.failures
-            ).format(n=summary.problems + summary.failures)
+            tr.ngettext("{n} problem to fix:", "{n} problems to fix:", to_fix).format(n=to_fix)
         )
         for group in summary.groups:
             lines.extend(render_group(group, tr, ids=False))
