@@ -1,3 +1,4 @@
+# ruff: noqa: T201, INP001 - a command-line script that prints; scripts/ is no package
 """Compile the gettext catalogs (.po -> .mo) and list the messages the code asks for.
 
 Standard library only, so no gettext tools are needed to build or release the package:
@@ -34,7 +35,9 @@ def _unquote(text: str, where: str) -> str:
     return value
 
 
-def parse_po(text: str, name: str = "<po>") -> dict[tuple[str, str | None], list[str]]:
+def parse_po(  # noqa: C901, PLR0912 - one branch per kind of .po line
+    text: str, name: str = "<po>"
+) -> dict[tuple[str, str | None], list[str]]:
     """Read a .po file: ``{(msgid, msgid_plural): [msgstr, ...]}``, fuzzy entries left out.
 
     Args:

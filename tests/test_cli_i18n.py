@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gettext
 import importlib.util
+import io
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -73,7 +76,7 @@ def test_placeholders_survive_translation() -> None:
     """R9.1: a Dutch message has the same {placeholders} as the English one."""
     compiler = _compiler()
     (po,) = [p for p in compiler.catalogs() if p.parent.parent.name == "nl"]
-    pattern = __import__("re").compile(r"\{[a-z_]+[^}]*\}")
+    pattern = re.compile(r"\{[a-z_]+[^}]*\}")
     for (msgid, plural), strs in compiler.parse_po(po.read_text(encoding="utf-8")).items():
         if not msgid:
             continue
@@ -96,7 +99,7 @@ def test_dutch_plurals() -> None:
 def test_the_compiler_reads_what_gettext_writes() -> None:
     """Packaging: multi-line strings, escapes, plurals and fuzzy entries compile as msgfmt does."""
     compiler = _compiler()
-    text = "\n".join(
+    text = "\n".join(  # noqa: FLY002 - one .po line per list item reads best
         [
             'msgid ""',
             'msgstr ""',
@@ -121,9 +124,6 @@ def test_the_compiler_reads_what_gettext_writes() -> None:
             'msgstr ""',
         ]
     )
-    import gettext
-    import io
-
     catalog = gettext.GNUTranslations(io.BytesIO(compiler.compile_po(text)))
     assert catalog.gettext("a b") == 'x "y"'
     assert catalog.gettext("fuzzy") == "fuzzy"

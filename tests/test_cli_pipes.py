@@ -1,4 +1,4 @@
-"""A closed output never abandons a sync; Ctrl-C stops sending and says what is recorded (issue 9)."""
+"""A closed output never abandons a sync; Ctrl-C stops sending and says so (issue 9, R9.6)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_piped_into_head_the_exit_status_stands(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_sending_and_says_what_is_recorded(tmp_path: Path) -> None:
-    """Issue 9, R9.6: Ctrl-C during sending exits 3 and says the answers are recorded; a rerun finishes."""
+    """Issue 9, R9.6: Ctrl-C while sending exits 3, says what is recorded; a rerun finishes."""
     source = _export(tmp_path, 12000)
     db = tmp_path / "i.sqlite3"
     with FakeMailchimp(member_latency=0.0005, latency=0.05) as fake:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, NoReturn, TextIO
+from typing import Final, Literal, NoReturn, TextIO
 
 import attrs
 
@@ -67,7 +67,11 @@ EXIT_USAGE: Final = 2
 EXIT_STOPPED: Final = 3
 #: Ctrl-C before anything was sent (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED: Final = 130
-_FORMATS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORMATS: Final[dict[str, Literal["csv", "jsonl"]]] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 _DEFINITE_FAULTS: Final = frozenset(
     {"empty", "space", "comma", "semicolon", "no_at", "several_at", "nothing_before_at",
      "nothing_after_at"}
@@ -243,9 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     failure_commands = failures.add_subparsers(
         dest="failures_command", metavar="dismiss", parser_class=_Parser
     )
-    dismiss = failure_commands.add_parser(
-        "dismiss", help="dismiss entries by id", parents=[common]
-    )
+    dismiss = failure_commands.add_parser("dismiss", help="dismiss entries by id", parents=[common])
     dismiss.add_argument("ids", nargs="+", type=_entry_id, metavar="ID")
     dismiss.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH")
 
@@ -308,7 +310,9 @@ def main(
     except _UsageError as error:
         language = _argv_language(arguments)
         tr = translations(language if language in LANGUAGES else detect_language(env))
-        code = _stop(out, err, tr, "usage", str(error), EXIT_USAGE, as_json=wants_json)
+        code = _stop(
+            out, err, tr, code="usage", message=str(error), status=EXIT_USAGE, as_json=wants_json
+        )
         return _finish(code, out, err, real=stdout is None)
     except SystemExit as exit_:  # --help and --version print and exit 0
         return int(exit_.code or 0)
@@ -349,10 +353,10 @@ def _stop(
     out: _SafeStream,
     err: _SafeStream,
     tr: gettext.NullTranslations,
+    *,
     code: str,
     message: str,
     status: int,
-    *,
     as_json: bool,
 ) -> int:
     """Print an error that stops a command: to stderr, and as JSON on stdout with --json."""
@@ -380,10 +384,24 @@ def _interrupted(ctx: _Context, *, as_json: bool) -> int:
             ctx.sent,
         ).format(n=ctx.sent)
         return _stop(
-            ctx.out, ctx.err, tr, "interrupted", message, EXIT_STOPPED, as_json=as_json
+            ctx.out,
+            ctx.err,
+            tr,
+            code="interrupted",
+            message=message,
+            status=EXIT_STOPPED,
+            as_json=as_json,
         )
     message = tr.gettext("interrupted (Ctrl-C) before anything was sent: nothing changed.")
-    return _stop(ctx.out, ctx.err, tr, "interrupted", message, EXIT_INTERRUPTED, as_json=as_json)
+    return _stop(
+        ctx.out,
+        ctx.err,
+        tr,
+        code="interrupted",
+        message=message,
+        status=EXIT_INTERRUPTED,
+        as_json=as_json,
+    )
 
 
 def _failed(ctx: _Context, error: Exception, *, as_json: bool) -> int:
@@ -399,9 +417,17 @@ def _failed(ctx: _Context, error: Exception, *, as_json: bool) -> int:
             ctx.sent,
         ).format(n=ctx.sent, message=message)
         return _stop(
-            ctx.out, ctx.err, tr, "stopped_after_sending", message, EXIT_STOPPED, as_json=as_json
+            ctx.out,
+            ctx.err,
+            tr,
+            code="stopped_after_sending",
+            message=message,
+            status=EXIT_STOPPED,
+            as_json=as_json,
         )
-    return _stop(ctx.out, ctx.err, tr, code, message, EXIT_USAGE, as_json=as_json)
+    return _stop(
+        ctx.out, ctx.err, tr, code=code, message=message, status=EXIT_USAGE, as_json=as_json
+    )
 
 
 def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR0911 - one per kind
@@ -432,7 +458,7 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR09
     if isinstance(error, MailchimpError):
         return "mailchimp", str(error)
     if isinstance(error, OSError):
-        where = error.filename if error.filename else ""
+        where = error.filename or ""
         reason = error.strerror or str(error)
         return "system", f"{where}: {reason}" if where else reason
     return "internal", str(error)  # pragma: no cover - every stopping error is handled above
@@ -460,9 +486,7 @@ def _client(ctx: _Context, api_url: str | None) -> MailchimpClient:
         )
     credentials = ApiKey(key) if key else OAuthToken(token, api_endpoint=api_url or "")
     ctx.transport = _CountingTransport(RequestsTransport())
-    return MailchimpClient(
-        credentials, base_url=api_url if key else None, transport=ctx.transport
-    )
+    return MailchimpClient(credentials, base_url=api_url if key else None, transport=ctx.transport)
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -471,7 +495,8 @@ def _client(ctx: _Context, api_url: str | None) -> MailchimpClient:
 def _source(ctx: _Context) -> ExportFile:
     """The export, its format from ``--format`` or the file name (never a Python argument)."""
     path = Path(ctx.args.source)
-    file_format = ctx.args.format or _FORMATS.get(path.suffix.lower())
+    given: Literal["csv", "jsonl"] | None = ctx.args.format
+    file_format = given or _FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise _UsageError(
             ctx.tr.gettext(
@@ -502,7 +527,7 @@ def _quote(text: str) -> str:
     return text if safe and text else "'" + text.replace("'", "'\\''") + "'"
 
 
-def _sync(ctx: _Context) -> int:
+def _sync(ctx: _Context) -> int:  # noqa: C901, PLR0912 - one run, told in order
     args, tr = ctx.args, ctx.tr
     source = _source(ctx)
     client = _client(ctx, args.api_url)  # credentials first: a usage error creates no file
@@ -582,9 +607,13 @@ def _print_plan(plan: Plan, ctx: _Context) -> None:
         ctx.out.line("  " + ctx.tr.gettext("nothing to do"))
 
 
-def _describe(action: Upsert | ChangeAddress | Archive | Adopt, tr: gettext.NullTranslations) -> str:
-    kind = tr.gettext("client") if action.kind.value == "client_person" else tr.gettext(
-        "contact person"
+def _describe(
+    action: Upsert | ChangeAddress | Archive | Adopt, tr: gettext.NullTranslations
+) -> str:
+    kind = (
+        tr.gettext("client")
+        if action.kind.value == "client_person"
+        else tr.gettext("contact person")
     )
     who = f"({kind} {action.person_id})"
     if isinstance(action, Upsert):
@@ -660,9 +689,7 @@ class _Progress:
             text += "  " + self.tr.gettext("{rate:.0f}/s").format(rate=rate)
             if not finished:
                 left = round((total - done) / rate)
-                text += "  " + self.tr.gettext("{m}:{s:02d} left").format(
-                    m=left // 60, s=left % 60
-                )
+                text += "  " + self.tr.gettext("{m}:{s:02d} left").format(m=left // 60, s=left % 60)
             else:
                 text += "  " + self.tr.gettext("done in {s:.1f} s").format(s=elapsed)
         self.stream.write(f"{text}\033[K")
@@ -822,9 +849,9 @@ def _erase(ctx: _Context, stdin: TextIO) -> int:
             ) from error
     if result.error is not None:
         ctx.err.line(
-            tr.gettext("auditcase-mailchimp: Mailchimp refused the erasure: {title}: {detail}").format(
-                title=result.error.title, detail=result.error.detail
-            )
+            tr.gettext(
+                "auditcase-mailchimp: Mailchimp refused the erasure: {title}: {detail}"
+            ).format(title=result.error.title, detail=result.error.detail)
         )
         return EXIT_FAILURES
     where = (

@@ -77,14 +77,22 @@ def _chart(runs: Sequence[RunRecord], tr: gettext.NullTranslations) -> str:
     bar = max(min(step * 0.6, 40), 4)
     scale = (height - bottom - top) / peak
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(tr.gettext("Counts of the last runs"))}">',
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" '
-        'stroke="#9aa3b2"/>',
-        f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end" '
-        f'fill="#5b6475">{peak}</text>',
-        f'<text x="{left - 6}" y="{height - bottom}" font-size="11" text-anchor="end" '
-        'fill="#5b6475">0</text>',
+        (
+            f'<svg viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(tr.gettext("Counts of the last runs"))}">'
+        ),
+        (
+            f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" '
+            'stroke="#9aa3b2"/>'
+        ),
+        (
+            f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end" '
+            f'fill="#5b6475">{peak}</text>'
+        ),
+        (
+            f'<text x="{left - 6}" y="{height - bottom}" font-size="11" text-anchor="end" '
+            'fill="#5b6475">0</text>'
+        ),
     ]
     for index, run in enumerate(shown):
         x = left + index * step + (step - bar) / 2
@@ -143,7 +151,7 @@ def _person_rows(group: ProblemGroup, tr: gettext.NullTranslations) -> str:
 
 def _table(head: Sequence[str], body: str, *, optional_first: bool = False) -> str:
     cells = "".join(
-        f'<th{" class=opt" if optional_first and i == 0 else ""}>{escape(h)}</th>'
+        f"<th{' class=opt' if optional_first and i == 0 else ''}>{escape(h)}</th>"
         for i, h in enumerate(head)
     )
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
@@ -152,7 +160,9 @@ def _table(head: Sequence[str], body: str, *, optional_first: bool = False) -> s
 def _failures(entries: Sequence[Failure], tr: gettext.NullTranslations) -> str:
     open_entries = [entry for entry in entries if entry.is_open]
     if not open_entries:
-        return f'<p class="none">{escape(tr.gettext("No open entries in the failure overview."))}</p>'
+        return (
+            f'<p class="none">{escape(tr.gettext("No open entries in the failure overview."))}</p>'
+        )
     head = [tr.gettext("entry"), tr.gettext("person"), tr.gettext("e-mail address"),
             tr.gettext("what is wrong")]  # fmt: skip
     parts = []

@@ -39,7 +39,7 @@ __all__ = [
 #: The longest local part (before the ``@``) and whole address Mailchimp takes (RFC 5321).
 _MAX_LOCAL: Final = 64
 _MAX_ADDRESS: Final = 254
-_SPECIALS: Final = frozenset("()<>[]\\\":")
+_SPECIALS: Final = frozenset('()<>[]\\":')
 _TLD_MIN: Final = 2
 
 #: Group order: what the administrator fixes in AuditCase first, then Mailchimp's refusals.
@@ -367,7 +367,9 @@ def summarise(
     linked: int | None = report.persons_linked
     if report.persons_read == 0 and report.persons_linked == 0 and read:
         linked = None  # a runner that does not count linked persons
-    lines: list[tuple[str, PersonLine]] = [("unreadable_row", _row_line(e)) for e in report.row_errors]
+    lines: list[tuple[str, PersonLine]] = [
+        ("unreadable_row", _row_line(e)) for e in report.row_errors
+    ]
     lines += [(p.category.value, _problem_line(p, {})) for p in report.problems]
     lines += [(f.category, _failure_line(f, {})) for f in report.failures]
     groups = _grouped(lines)
@@ -447,7 +449,7 @@ def who(line: PersonLine, tr: gettext.NullTranslations) -> str:
     return f"{kind_label(line.kind, tr)} {line.person_id}"
 
 
-def fault_text(code: str, tr: gettext.NullTranslations) -> str:  # noqa: PLR0911 - a table
+def fault_text(code: str, tr: gettext.NullTranslations) -> str:
     """What an :func:`address_fault` code means, in words."""
     texts = {
         "empty": tr.gettext("the address is empty"),
@@ -468,7 +470,7 @@ def fault_text(code: str, tr: gettext.NullTranslations) -> str:  # noqa: PLR0911
     return texts.get(code, tr.gettext("is not a valid address"))
 
 
-def group_title(category: str, count: int, tr: gettext.NullTranslations) -> str:  # noqa: PLR0911
+def group_title(category: str, count: int, tr: gettext.NullTranslations) -> str:
     """The heading of a group: what is wrong and what to do, with the count."""
     titles = {
         "unreadable_row": tr.ngettext(
@@ -499,8 +501,10 @@ def group_title(category: str, count: int, tr: gettext.NullTranslations) -> str:
             count,
         ),
         "compliance_state": tr.ngettext(
-            "{n} person unsubscribed or bounced in Mailchimp: Mailchimp will not sign them up again",
-            "{n} persons unsubscribed or bounced in Mailchimp: Mailchimp will not sign them up again",
+            "{n} person unsubscribed or bounced in Mailchimp: "
+            "Mailchimp will not sign them up again",
+            "{n} persons unsubscribed or bounced in Mailchimp: "
+            "Mailchimp will not sign them up again",
             count,
         ),
         "permanently_deleted": tr.ngettext(
@@ -576,9 +580,7 @@ def render_group(group: ProblemGroup, tr: gettext.NullTranslations, *, ids: bool
             by_address.setdefault(line.email_address.lower(), []).append(line)
         for persons in by_address.values():
             names = [
-                entry(p)
-                + who(p, tr)
-                + (" (" + tr.gettext("pushed") + ")" if p.pushed else "")
+                entry(p) + who(p, tr) + (" (" + tr.gettext("pushed") + ")" if p.pushed else "")
                 for p in persons
             ]
             lines.append(f"    {persons[0].email_address}: {', '.join(names)}")
@@ -633,7 +635,7 @@ def plan_line(counts: PlanCounts, tr: gettext.NullTranslations) -> str:
     return tr.gettext("Plan: {parts}.").format(parts=", ".join(parts))
 
 
-def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:
+def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:  # noqa: C901 - one line per fact
     """The summary of a sync in plain words (R9.1), in the catalog's language.
 
     Args:
