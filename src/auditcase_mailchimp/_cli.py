@@ -446,13 +446,9 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR09
             "or --api-url): {error}"
         ).format(error=error)
     if isinstance(error, SourceError):
-        return "source", tr.gettext("--source {path}: {error}").format(
-            path=getattr(ctx.args, "source", ""), error=error
-        )
+        return "source", _flagged(str(error), getattr(ctx.args, "source", ""), "--source")
     if isinstance(error, StoreError):
-        return "database", tr.gettext("the coupling database (--db {path}): {error}").format(
-            path=getattr(ctx.args, "db", ""), error=error
-        )
+        return "database", _flagged(str(error), getattr(ctx.args, "db", ""), "--db")
     if isinstance(error, ConfigurationError | InvalidInputError):
         return "usage", str(error)
     if isinstance(error, MailchimpError):
@@ -462,6 +458,13 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR09
         reason = error.strerror or str(error)
         return "system", f"{where}: {reason}" if where else reason
     return "internal", str(error)  # pragma: no cover - every stopping error is handled above
+
+
+def _flagged(message: str, path: str, flag: str) -> str:
+    """Name the flag a path came from: ``/x.csv (--source): cannot be read``."""
+    if path and path in message:
+        return message.replace(path, f"{path} ({flag})", 1)
+    return f"{flag} {path}: {message}" if path else message
 
 
 def _client(ctx: _Context, api_url: str | None) -> MailchimpClient:
