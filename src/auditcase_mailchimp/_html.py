@@ -70,11 +70,11 @@ def _chart(runs: Sequence[RunRecord], tr: gettext.NullTranslations) -> str:
     shown = [run for run in reversed(runs) if not run.dry_run][-12:]
     if not shown:
         return f'<p class="none">{escape(tr.gettext("No runs recorded yet."))}</p>'
-    width, height, left, bottom, top = 600, 220, 40, 40, 10
+    width, height, left, bottom, top = 360, 180, 34, 30, 16
     totals = [sum(_count(run, keys) for keys, _ in _SERIES) for run in shown]
     peak = max([*totals, 1])
-    step = (width - left - 10) / len(shown)
-    bar = max(min(step * 0.6, 40), 4)
+    step = (width - left - 6) / len(shown)
+    bar = max(min(step * 0.6, 48), 4)
     scale = (height - bottom - top) / peak
     parts = [
         (
@@ -86,11 +86,11 @@ def _chart(runs: Sequence[RunRecord], tr: gettext.NullTranslations) -> str:
             'stroke="#9aa3b2"/>'
         ),
         (
-            f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end" '
+            f'<text x="{left - 6}" y="{top + 10}" font-size="12" text-anchor="end" '
             f'fill="#5b6475">{peak}</text>'
         ),
         (
-            f'<text x="{left - 6}" y="{height - bottom}" font-size="11" text-anchor="end" '
+            f'<text x="{left - 6}" y="{height - bottom}" font-size="12" text-anchor="end" '
             'fill="#5b6475">0</text>'
         ),
     ]
@@ -107,13 +107,14 @@ def _chart(runs: Sequence[RunRecord], tr: gettext.NullTranslations) -> str:
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{colour}"><title>{escape(keys[0])}: {value}</title></rect>'
             )
-        label = run.started_at.strftime("%d-%m %H:%M")
+        every = -(-len(shown) // 5)  # at most five date labels, so they never overlap
+        label = run.started_at.strftime("%d-%m %H:%M") if index % every == 0 else ""
         parts.append(
-            f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" font-size="10" '
+            f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" font-size="11" '
             f'text-anchor="middle" fill="#5b6475">{escape(label)}</text>'
         )
         parts.append(
-            f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="10" '
+            f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="11" '
             f'text-anchor="middle" fill="#1d2330">{totals[index]}</text>'
         )
     parts.append("</svg>")
@@ -158,16 +159,20 @@ def _table(head: Sequence[str], body: str, *, optional_first: bool = False) -> s
 
 
 def _failures(entries: Sequence[Failure], tr: gettext.NullTranslations) -> str:
+    """The open entries by group; shared addresses are left to the R3 list (each person once)."""
     open_entries = [entry for entry in entries if entry.is_open]
     if not open_entries:
-        return (
-            f'<p class="none">{escape(tr.gettext("No open entries in the failure overview."))}</p>'
-        )
+        return f'<p class="none">{escape(tr.gettext("No open entries in the failure overview."))}</p>'
     head = [tr.gettext("entry"), tr.gettext("person"), tr.gettext("e-mail address"),
             tr.gettext("what is wrong")]  # fmt: skip
     parts = []
     for group in failure_groups(open_entries):
-        parts.append(f"<h3>{escape(group_title(group.category, group.count, tr))}</h3>")
+        title = escape(group_title(group.category, group.count, tr))
+        if group.category == "duplicate_address":
+            note = tr.gettext("listed below, by address")
+            parts.append(f"<h3>{title}</h3><p class=none>{escape(note)}</p>")
+            continue
+        parts.append(f"<h3>{title}</h3>")
         parts.append(_table(head, _person_rows(group, tr), optional_first=True))
     return "".join(parts)
 
