@@ -1,4 +1,4 @@
-"""Project automation: `nox` runs lint, typing, tests and docs; `bench`, `demo`, `browser` on request."""
+"""Project automation: lint, typing, tests, docs by default; bench, demo, browser on request."""
 
 from __future__ import annotations
 
