@@ -162,7 +162,8 @@ def _failures(entries: Sequence[Failure], tr: gettext.NullTranslations) -> str:
     """The open entries by group; shared addresses are left to the R3 list (each person once)."""
     open_entries = [entry for entry in entries if entry.is_open]
     if not open_entries:
-        return f'<p class="none">{escape(tr.gettext("No open entries in the failure overview."))}</p>'
+        nothing = tr.gettext("No open entries in the failure overview.")
+        return f'<p class="none">{escape(nothing)}</p>'
     head = [tr.gettext("entry"), tr.gettext("person"), tr.gettext("e-mail address"),
             tr.gettext("what is wrong")]  # fmt: skip
     parts = []

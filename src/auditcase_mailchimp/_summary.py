@@ -251,13 +251,14 @@ _PROBLEM_CATEGORIES: Final = frozenset(c.value for c in ProblemCategory)
 
 
 def _failure_detail(failure: FailureInput | Failure) -> str:
-    parts = [f"{failure.action}:"]
+    """What Mailchimp said, in its own words: the detail (or title), the status, the fields."""
+    text = failure.detail or failure.title
     if failure.status is not None:
-        parts.append(str(failure.status))
-    parts.append(failure.title)
-    text = " ".join(p for p in parts if p)
-    if failure.detail:
-        text += f": {failure.detail}"
+        text = (
+            f"{failure.status} {failure.title}: {text}"
+            if failure.detail
+            else f"{failure.status} {text}"
+        )
     fields = "; ".join(f"{field}: {message}" for field, message in failure.field_errors)
     return f"{text} ({fields})" if fields else text
 
@@ -385,7 +386,7 @@ def summarise(
     steps: list[NextStep] = []
     if report.dry_run and report.plan.actions:
         steps.append(NextStep(reason="carry_out", command=command))
-    if report.problems or report.row_errors:
+    if (report.problems or report.row_errors) and not steps:
         steps.append(NextStep(reason="fix_in_auditcase", command=command))
     if report.failures:
         steps.append(NextStep(reason="read_failures", command=f"{root} failures{db_flag}"))
