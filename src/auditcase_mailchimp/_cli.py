@@ -809,7 +809,7 @@ def _report(ctx: _Context) -> int:
         if problem.pushed:
             label += f" ({tr.gettext('pushed')})"
         by_address.setdefault(key, []).append(label)
-    for key, labels in by_address.items():
+    for key, labels in sorted(by_address.items()):
         ctx.out.line(f"  {shown[key]}: {', '.join(labels)}")
     if not report.conflicts:
         ctx.out.line("  " + tr.gettext("none"))

@@ -201,7 +201,7 @@ def _conflicts(report: Report, tr: gettext.NullTranslations) -> str:
         label = f"{kind_label(problem.kind.value, tr)} {problem.person_id}"
         by_address.setdefault(key, []).append((label, problem.pushed))
     rows = []
-    for key, persons in by_address.items():
+    for key, persons in sorted(by_address.items()):
         pushed = [label for label, chosen in persons if chosen]
         others = [label for label, chosen in persons if not chosen]
         rows.append(

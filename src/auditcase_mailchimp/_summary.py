@@ -678,7 +678,7 @@ def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[s
     lines.append(
         linked_line.format(
             pushed=summary.persons_pushed,
-            unchanged=summary.unchanged,
+            unchanged=summary.unchanged + summary.adopted,
             left_out=summary.persons_left_out,
         )
     )
