@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,3 +120,39 @@ def test_ctrl_c_under_json_is_one_error_object(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["error"] == "interrupted"
     assert data["exit_status"] == process.returncode == 3
+
+
+def test_a_database_error_after_sending_exits_3(tmp_path: Path) -> None:
+    """R9.6: a database that cannot be written after requests went out is status 3, not 2."""
+    source = _export(tmp_path, 12000)
+    db = tmp_path / "locked.sqlite3"
+    with FakeMailchimp(member_latency=0.0005, latency=0.05) as fake:
+        process = subprocess.Popen(  # noqa: S603
+            _command(source, db, fake, "--json"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(fake),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(r.method == "POST" and r.status == 200 for r in fake.requests):
+                break  # a batch was answered: requests have gone out
+            time.sleep(0.005)  # polling the fake, not timing the code under test
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # every later write of the run fails
+        try:
+            out, err = process.communicate(timeout=120)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert process.returncode == 3
+        data = json.loads(out)
+        assert data["error"] == "stopped_after_sending"
+        assert data["exit_status"] == 3
+        assert "--db" in data["message"]
+        assert "The next run settles what was sent" in data["message"]
+        assert b"Traceback" not in err
+        rerun = subprocess.run(  # noqa: S603
+            _command(source, db, fake), capture_output=True, env=_env(fake), timeout=120,
+            check=False,
+        )  # fmt: skip
+        assert rerun.returncode == 1
+        assert len(fake.audience()) == 12000
