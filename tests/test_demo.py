@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from auditcase_mailchimp.demo import main
@@ -17,10 +19,11 @@ def test_the_demo_tells_what_to_fix_in_auditcase(capsys: pytest.CaptureFixture[s
     assert "w.meijer@example: has no dot after the @" in out
     assert "ijsbrand hendriks@example.nl: has a space in it" in out
     assert "Next:" in out
-    assert "requests sent by this sync: 0" in out
+    assert "nothing was sent: 0 requests" in out
     assert "Traceback" not in out
-    # the problems are listed in full once by the sync and once, with entry ids, by `failures`
-    assert out.count("ijsbrand hendriks@example.nl") == 2
+    assert out.count("ijsbrand hendriks@example.nl") == 1  # each person listed once (issue 10)
+    assert "20 entries in the failure overview:" in out
+    assert "report --html" in out
 
 
 def test_the_demo_in_dutch(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,3 +33,14 @@ def test_the_demo_in_dutch(capsys: pytest.CaptureFixture[str]) -> None:
     assert "65 personen gelezen uit de export" in out
     assert "3 personen zonder e-mailadres" in out
     assert "Volgende stap:" in out
+    assert "er is niets veranderd, dus niets verstuurd: 0 verzoeken" in out
+
+
+def test_the_demo_writes_the_html_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 10: --html FILE writes the page of the demo's database."""
+    page = tmp_path / "report.html"
+    assert main(["--lang", "en", "--html", str(page)]) == 0
+    assert f"wrote {page}" in capsys.readouterr().out
+    assert "<svg" in page.read_text(encoding="utf-8")
