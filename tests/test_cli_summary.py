@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from auditcase_mailchimp import (
     Archive,
+    AuditCaseMailchimpError,
     FailureInput,
     PersonKind,
     Plan,
@@ -22,7 +24,7 @@ from auditcase_mailchimp import (
     UnsubscribedNotice,
     is_valid_email_address,
 )
-from auditcase_mailchimp._cli import _Progress, _SafeStream
+from auditcase_mailchimp._cli import _Context, _explain, _Progress, _SafeStream
 from auditcase_mailchimp._i18n import translations
 from auditcase_mailchimp._json_out import schema, sync_output
 from auditcase_mailchimp._summary import address_fault, fault_text, render_summary, summarise
@@ -405,3 +407,17 @@ def test_sync_output_of_a_built_report_validates() -> None:
     data = sync_output(summary, _report())
     assert data["problems"] == 5  # four persons' problems and one unreadable row
     assert "6 problems to fix:" in render_summary(summary, EN)  # and one failure
+
+
+def test_a_mass_archive_stop_names_the_flag() -> None:
+    """R7.5, R9.6: the runner's MassArchiveError is an error object naming --allow-mass-archive."""
+
+    class MassArchiveError(AuditCaseMailchimpError):  # the runner's class, by name (R7.5)
+        pass
+
+    ctx = _Context(argparse.Namespace(), {}, _SafeStream(io.StringIO()),
+                   _SafeStream(io.StringIO()), EN)  # fmt: skip
+    code, message = _explain(MassArchiveError("the plan would archive 30 of 40 members"), ctx)
+    assert code == "mass_archive"
+    assert "--allow-mass-archive" in message
+    _validate("error", {"error": code, "message": message, "exit_status": 2})

@@ -430,7 +430,7 @@ def _failed(ctx: _Context, error: Exception, *, as_json: bool) -> int:
     )
 
 
-def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR0911 - one per kind
+def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: C901, PLR0911 - one per kind
     """The code and message of an error that stops a command, in the administrator's terms."""
     tr = ctx.tr
     if isinstance(error, _UsageError):
@@ -449,6 +449,14 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR09
         return "source", _flagged(str(error), getattr(ctx.args, "source", ""), "--source")
     if isinstance(error, StoreError):
         return "database", _flagged(str(error), getattr(ctx.args, "db", ""), "--db")
+    if type(error).__name__ == "MassArchiveError":  # R7.5, raised by the runner before sending
+        message = str(error)
+        if "--allow-mass-archive" not in message:
+            message += " " + tr.gettext(
+                "(check the export; if the removals are wanted, run again with "
+                "--allow-mass-archive)"
+            )
+        return "mass_archive", message
     if isinstance(error, ConfigurationError | InvalidInputError):
         return "usage", str(error)
     if isinstance(error, MailchimpError):
@@ -457,7 +465,7 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: PLR09
         where = error.filename or ""
         reason = error.strerror or str(error)
         return "system", f"{where}: {reason}" if where else reason
-    return "internal", str(error)  # pragma: no cover - every stopping error is handled above
+    return "internal", str(error)
 
 
 def _flagged(message: str, path: str, flag: str) -> str:

@@ -36,7 +36,8 @@ class ErrorOutput:
     """What a command prints under ``--json`` when it stops with an error."""
 
     #: A stable code: ``usage``, ``credentials``, ``audience``, ``source``, ``database``,
-    #: ``mailchimp``, ``interrupted``, ``stopped_after_sending``, ``internal``.
+    #: ``mailchimp``, ``system``, ``mass_archive``, ``interrupted``, ``stopped_after_sending``,
+    #: ``internal``.
     error: str
     #: The message, as the text output prints it.
     message: str
