@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,3 +157,43 @@ def test_a_database_error_after_sending_exits_3(tmp_path: Path) -> None:
         )  # fmt: skip
         assert rerun.returncode == 1
         assert len(fake.audience()) == 12000
+
+
+def test_progress_bars_on_a_real_terminal(tmp_path: Path) -> None:
+    """R9.1: with stderr on a terminal, bars with rate and time taken; stdout keeps the summary."""
+    import pty  # noqa: PLC0415 - POSIX only, like the rest of this module's subprocesses
+
+    source = _export(tmp_path, 600)
+    primary, secondary = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read the terminal while the run writes, so it never blocks
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal is closed once the process is gone
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with FakeMailchimp() as fake:
+        process = subprocess.Popen(  # noqa: S603
+            _command(source, tmp_path / "t.sqlite3", fake),
+            stdout=subprocess.PIPE, stderr=secondary, env=_env(fake),
+        )  # fmt: skip
+        os.close(secondary)
+        out, _ = process.communicate(timeout=120)
+    reader.join(timeout=30)
+    os.close(primary)
+    shown = b"".join(chunks)
+    assert process.returncode == 1
+    text = shown.decode()
+    assert "\r" in text
+    assert "sending" in text
+    assert "600/600" in text
+    assert "/s" in text
+    assert "done in" in text
+    assert b"Sync finished in" in out
