@@ -1,6 +1,9 @@
-"""Project automation: `nox` runs lint, typing, tests and docs; `bench` and `demo` on request."""
+"""Project automation: lint, typing, tests, docs by default; bench, demo, browser on request."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -73,3 +76,40 @@ def demo(session: nox.Session) -> None:
     """The README's main job: sync the bundled example export into the bundled fake Mailchimp."""
     session.install("-e", ".")
     session.run("python", "-m", "auditcase_mailchimp.demo", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Render the HTML report of the demo in headless Chromium to docs/_static/report.png.
+
+    Needs Debian's ``chromium`` package (``apt-get install chromium``). The page is rendered at
+    a phone's width, from a file, with the network of the page's own making: none.
+    """
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        session.error("headless Chromium is needed: apt-get update && apt-get install chromium")
+    session.install("-e", ".")
+    scratch = Path(session.create_tmp()).resolve()
+    page = scratch / "report.html"
+    session.run("python", "-m", "auditcase_mailchimp.demo", "--html", str(page), "--lang", "en")
+    target = Path("docs/_static/report.png").resolve()
+    target.parent.mkdir(exist_ok=True)
+    session.run(
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--window-size=412,2200",
+        f"--screenshot={target}",
+        page.as_uri(),
+        external=True,
+    )
+    pngquant = shutil.which("pngquant")  # Debian's pngquant, if present, makes it ~4x smaller
+    if pngquant is not None:
+        session.run(
+            pngquant, "--force", "--quality", "60-85", "--output", str(target), str(target),
+            external=True,
+        )  # fmt: skip
+    session.log(f"wrote {target} ({target.stat().st_size} bytes)")

@@ -78,8 +78,11 @@ def export(tmp_path: Path) -> Path:
 def test_sync_exits_0_when_every_person_was_synced(cli: Cli, export: Path) -> None:
     """R9.1, R9.6: a clean sync prints the summary and exits 0."""
     assert cli.sync(export) == 0
-    assert cli.out.startswith("Sync: created 4, updated 0, archived 0")
-    assert "unchanged 0, problems 0, failures 0" in cli.out
+    assert cli.out.startswith("Sync finished in ")
+    assert "Plan: 4 to create, 0 to update, 0 to archive." in cli.out
+    assert "Done: 4 created, 0 updated, 0 archived" in cli.out
+    assert "problem" not in cli.out
+    assert "Next:" not in cli.out  # nothing left to do
 
 
 def test_sync_json_prints_one_object(cli: Cli, export: Path) -> None:
@@ -103,7 +106,9 @@ def test_sync_exits_1_with_problems_or_failures(cli: Cli, tmp_path: Path) -> Non
     source = tmp_path / "bad.jsonl"
     write_export(source, [*BASE, person("8", ""), person("9", "test@example.nl")])
     assert cli.sync(source) == 1
-    assert "problems 1, failures 1" in cli.out
+    assert "2 problems to fix:" in cli.out
+    assert "1 person without an e-mail address" in cli.out
+    assert "1 address Mailchimp does not accept" in cli.out
     assert "test@example.nl" not in cli.err
 
 
@@ -157,8 +162,10 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
 def test_dry_run_prints_the_plan_and_creates_no_database(cli: Cli, export: Path) -> None:
     """R7.3, R9.1: --dry-run prints the plan and writes nothing anywhere, not even the file."""
     assert cli.sync(export, "--dry-run") == 0
-    assert "create   jan@example.nl (client person 1)" in cli.out
-    assert "Dry run: created 4" in cli.out
+    assert "create   jan@example.nl (client 1)" in cli.out
+    assert "Dry run (" in cli.out
+    assert "Plan: 4 to create, 0 to update, 0 to archive." in cli.out
+    assert "run the same command without --dry-run" in cli.out
     assert not Path(cli.db).exists()
     assert cli.fake.requests == []
 
@@ -169,7 +176,7 @@ def test_failures_lists_open_entries_and_json_has_r92_keys(cli: Cli, tmp_path: P
     write_export(source, [*BASE, person("9", "test@example.nl")])
     cli.sync(source)
     assert cli("failures", "--db", cli.db) == 0
-    assert "#1 [open]" in cli.out
+    assert "#1 client 9  test@example.nl" in cli.out
     assert cli("failures", "--db", cli.db, "--json") == 0
     (entry,) = json.loads(cli.out)
     assert set(entry) >= R92_KEYS
@@ -205,6 +212,7 @@ def test_report_lists_unsubscribed_and_duplicates(cli: Cli, tmp_path: Path) -> N
     assert {c["person_id"] for c in report["conflicts"]} == {"1", "6"}
     assert cli("report", "--db", cli.db) == 0
     assert "contact person 2: piet@example.nl (unsubscribed)" in cli.out
+    assert "jan@example.nl: client 1 (pushed), contact person 6" in cli.out
 
 
 def test_erase_asks_first_then_deletes_permanently(cli: Cli, export: Path) -> None:
@@ -349,7 +357,8 @@ def test_a_person_still_refused_keeps_exit_status_1(cli: Cli, tmp_path: Path) ->
     write_export(source, [*BASE, person("9", "test@example.nl")])
     assert cli.sync(source) == 1
     assert cli.sync(source) == 1
-    assert "1 refused before with the same data" in cli.out
+    assert "1 person refused by Mailchimp before with the same data" in cli.out
+    assert "--retry-failed" in cli.out  # the next command to run
 
 
 def test_missing_credentials_leave_no_database(cli: Cli, export: Path) -> None:

@@ -88,6 +88,14 @@ class SyncReport:
     tags_changed: int = 0
     adopted: int = 0
     unchanged: int = 0
+    #: Persons the source gave (R1), linked or not.
+    persons_read: int = 0
+    #: Of those, the persons linked to Mailchimp (R1.2).
+    persons_linked: int = 0
+    #: Members released instead of archived: cleaned or pending in Mailchimp (R4.5).
+    released: int = 0
+    #: Removals held this run because a bad row's person could not be told (R8.4).
+    removals_held: bool = False
     #: Persons not sent again because Mailchimp refused the same data before (R6.3).
     skipped_refused: int = 0
     problems: tuple[Problem, ...] = ()

@@ -3,16 +3,21 @@
 Starts the bundled fake Mailchimp (:class:`~auditcase_mailchimp.testing.FakeMailchimp`) on
 127.0.0.1, then runs the real command line against it: a sync of the bundled example
 AuditCase export (65 invented persons showing every rule and problem of the coupling) into
-the fake audience with the SQLite coupling database, a second sync (which sends nothing), the
-failure overview and the report. Nothing leaves the machine.
+the fake audience with the SQLite coupling database, a second sync (which sends nothing) and
+the counts of the failure overview; each person is listed once, by the first sync. Nothing
+leaves the machine.
 
 Options: ``--db PATH`` keeps the coupling database (default: a temporary directory, removed
-afterwards); ``--source FILE`` syncs another export.
+afterwards); ``--source FILE`` syncs another export; ``--html FILE`` also writes the HTML
+report; ``--lang nl|en`` chooses the language (by default Dutch where the locale is Dutch,
+English otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._cli import main as cli
+from ._i18n import detect_language, translations
 from .testing import DEFAULT_API_KEY, DEFAULT_LIST_ID, FakeMailchimp
 
 __all__ = ["example_export", "main"]
@@ -37,11 +43,17 @@ def example_export() -> Path:
     return Path(__file__).resolve().parents[2] / "examples" / "auditcase-export.csv"
 
 
+def _headings(text: str) -> str:
+    """The lines of an overview without the persons (indented by four): the counts per reason."""
+    return "\n".join(line for line in text.rstrip("\n").split("\n") if not line.startswith("    "))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; return 0 when it ran as it should.
 
     Args:
-        argv: ``--db PATH`` and ``--source FILE``, both optional.
+        argv: ``--db PATH``, ``--source FILE``, ``--html FILE`` and ``--lang nl|en``, all
+            optional.
 
     Returns:
         0 when both syncs ran and the second sent nothing; 1 otherwise.
@@ -49,29 +61,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auditcase_mailchimp.demo")
     parser.add_argument("--db", help="keep the coupling database here")
     parser.add_argument("--source", default=str(example_export()), help="the export to sync")
+    parser.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
+    parser.add_argument("--lang", choices=("nl", "en"), help="language of the messages")
     args = parser.parse_args(argv)
+    locale = {k: v for k, v in os.environ.items() if k in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    tr = translations(args.lang or detect_language(locale))
+    lang = ["--lang", args.lang] if args.lang else []
     with tempfile.TemporaryDirectory() as scratch, FakeMailchimp() as fake:
         db = args.db or str(Path(scratch) / "auditcase-mailchimp.sqlite3")
-        env = {"MAILCHIMP_API_KEY": DEFAULT_API_KEY}
-        common = ["--list-id", DEFAULT_LIST_ID, "--api-url", fake.url, "--db", db]
-        print(f"Fake Mailchimp at {fake.url}, audience {DEFAULT_LIST_ID}; database {db}")
+        env = {"MAILCHIMP_API_KEY": DEFAULT_API_KEY, **locale}
+        common = ["--list-id", DEFAULT_LIST_ID, "--api-url", fake.url, "--db", db, *lang]
+        print(
+            tr.gettext("Fake Mailchimp at {url}, audience {list_id}; database {db}").format(
+                url=fake.url, list_id=DEFAULT_LIST_ID, db=db
+            )
+        )
         print(f"\n$ auditcase-mailchimp sync --source {args.source} ...")
         first = cli(["sync", "--source", args.source, *common], environ=env)
-        print(f"(exit status {first}: 1 means some persons have problems to fix in AuditCase)")
+        print(
+            tr.gettext(
+                "(exit status {code}: 1 means some persons have problems to fix in AuditCase)"
+            ).format(code=first)
+        )
         sent = len(fake.requests)
-        print("\n$ auditcase-mailchimp sync ... (again: nothing changed, so nothing is sent)")
-        second = cli(["sync", "--source", args.source, *common], environ=env)
+        print("\n$ auditcase-mailchimp sync ...")
+        captured = io.StringIO()
+        second = cli(["sync", "--source", args.source, *common], environ=env, stdout=captured)
         again = len(fake.requests) - sent
-        print(f"(requests sent by the second sync: {again})")
+        print(captured.getvalue().split("\n\n")[0])  # the counts; the problems are as above
+        print(
+            tr.gettext(
+                "(nothing changed, so nothing was sent: {n} requests; the problems are the "
+                "same as above)"
+            ).format(n=again)
+        )
         print("\n$ auditcase-mailchimp failures")
-        cli(["failures", "--db", db])
-        print("\n$ auditcase-mailchimp report")
-        cli(["report", "--db", db])
+        captured = io.StringIO()
+        cli(["failures", "--db", db, *lang], environ=env, stdout=captured)
+        print(_headings(captured.getvalue()))
+        print(
+            tr.gettext(
+                "(the persons are those listed above, each with the entry id that "
+                "'failures dismiss' takes)"
+            )
+        )
+        if args.html:
+            print(f"\n$ auditcase-mailchimp report --html {args.html}")
+            cli(["report", "--db", db, "--html", args.html, *lang], environ=env)
         statuses = fake.audience().statuses()
         print(
-            f"\nThe fake audience now holds {sum(statuses.values())} members: "
-            + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+            "\n"
+            + tr.gettext("The fake audience now holds {n} members: {statuses}").format(
+                n=sum(statuses.values()),
+                statuses=", ".join(
+                    f"{count} {status}" for status, count in sorted(statuses.items())
+                ),
+            )
         )
+        if not args.html:
+            print(
+                tr.gettext(
+                    "For a page to share, with the persons to look at in AuditCase and a chart "
+                    "of the runs: auditcase-mailchimp report --html report.html"
+                )
+            )
     return 0 if first in (0, 1) and second == first and again == 0 else 1
 
 
