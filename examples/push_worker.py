@@ -14,10 +14,11 @@ What it promises:
   worth repeating (categories ``network``, ``server_error``, ``rate_limited``) and anything
   unexpected: the saves stay queued and the worker tries again after a back-off that doubles
   up to five minutes. It never stops on its own.
-- **Refused credentials stop the pushing, not the queueing.** On ``AuthenticationError`` or
-  ``AudienceNotFoundError`` every request would fail, so the worker logs it once, keeps
-  queueing saves, and waits for :meth:`PushWorker.resume` (with a new client when the plugin's
-  settings changed). :attr:`PushWorker.stopped` says why meanwhile.
+- **Refused settings stop the pushing, not the queueing.** On ``AuthenticationError``,
+  ``AudienceNotFoundError`` or a ``ConfigurationError`` (a malformed audience id, a coupling
+  database that belongs to another audience) every push would fail the same way, so the worker
+  logs it once, keeps queueing saves, and waits for :meth:`PushWorker.resume` (with a new
+  client when the plugin's settings changed). :attr:`PushWorker.stopped` says why meanwhile.
 - **The latest save wins.** Saving a person twice while they are queued keeps only the later
   record; a save that arrives while an earlier one is being pushed stays queued.
 - **Mailchimp's refusals are not retried here.** A person Mailchimp refused (a 400-class
@@ -47,6 +48,7 @@ from auditcase_mailchimp import (
     AudienceNotFoundError,
     AuditCaseMailchimpError,
     AuthenticationError,
+    ConfigurationError,
     CouplingStore,
     MailchimpClient,
     MailchimpError,
@@ -278,8 +280,8 @@ class PushWorker:
         """
         try:
             return self._push(batch)
-        except (AuthenticationError, AudienceNotFoundError) as exc:
-            self._stop(exc)
+        except (AuthenticationError, AudienceNotFoundError, ConfigurationError) as exc:
+            self._stop(exc)  # every push would fail the same way until the settings change
             return False
         except StoreBusyError:
             log.info("the coupling database is busy (a sync runs); %d saves wait", len(batch))
@@ -339,7 +341,7 @@ class PushWorker:
 
     def _stop(self, exc: AuditCaseMailchimpError) -> None:
         with self._changed:
-            self._stopped = f"Mailchimp refused the plugin's settings: {exc}"
+            self._stopped = f"the plugin's Mailchimp settings are wrong: {exc}"
             queued = len(self._queue)
             self._changed.notify_all()
         log.error(

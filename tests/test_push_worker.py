@@ -244,6 +244,19 @@ def test_an_unknown_audience_stops_pushing_but_keeps_the_queue(
     assert worker.queued == []
 
 
+def test_a_malformed_audience_id_stops_pushing_but_keeps_the_queue(
+    fake: FakeMailchimp, store: SQLiteStore, client: MailchimpClient
+) -> None:
+    """ConfigurationError (settings that can never work): pushing stops, nothing is sent."""
+    worker = push_worker.PushWorker(store=store, client=client, list_id="not an id!")
+    worker.person_saved(person(1))
+    assert worker.push_pending() == 0.0
+    assert worker.stopped is not None
+    assert "list" in worker.stopped
+    assert worker.queued == ["10001"]
+    assert fake.requests == []
+
+
 def test_a_refusal_is_not_retried(worker: Any, store: SQLiteStore) -> None:
     """A 400-class refusal goes to the failure overview (R6.1) and leaves the queue (R6.3)."""
     worker.person_saved(person(1, contact_email="test@example.nl"))  # "looks fake"
