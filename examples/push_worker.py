@@ -407,13 +407,14 @@ class PushWorker:
 
 def main() -> None:
     """Show the worker riding out an outage of the fake Mailchimp."""
-    import tempfile  # noqa: PLC0415 - only the demonstration needs these
+    import sys  # noqa: PLC0415 - only the demonstration needs these
+    import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
     from auditcase_mailchimp import ApiKey, SQLiteStore  # noqa: PLC0415
     from auditcase_mailchimp.testing import FakeMailchimp, Fault  # noqa: PLC0415
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(name)s: %(message)s")
     waits: list[float] = []
     quick = RetryPolicy(attempts=2, initial_wait=0.0, jitter=0.0)  # the client's own retries
     with (
@@ -422,10 +423,15 @@ def main() -> None:
         SQLiteStore(Path(scratch) / "coupling.sqlite3") as store,
         MailchimpClient(ApiKey(fake.api_key), base_url=fake.url, retry=quick) as client,
     ):
-        worker = PushWorker(store=store, client=client, list_id=fake.list_id, sleep=waits.append)
+        worker = PushWorker(
+            store=store,
+            client=client,
+            list_id=fake.list_id,
+            backoff=RetryPolicy(initial_wait=5.0, max_wait=300.0, jitter=0.0),
+            sleep=waits.append,  # the demonstration does not wait for real
+        )
         # Mailchimp is down for the first three rounds: 503 to the check of the audience.
         fake.inject(*[Fault.server_error(503, method="GET")] * 6)
-        worker.start()
         for n in range(1, 4):
             worker.person_saved(
                 Person(
@@ -437,11 +443,12 @@ def main() -> None:
                     linked=True,
                 )
             )
+        worker.start()
         worker.wait_until_idle(timeout=60)
         worker.person_deleted("10002")
         worker.wait_until_idle(timeout=60)
         left = worker.close()
-        print(f"backed off {len(waits)} times: {', '.join(f'{w:.1f} s' for w in waits)}")
+        print(f"backed off {len(waits)} times: {', '.join(f'{w:.0f} s' for w in waits)}")
         print(f"left in the queue: {left}")
         for member in fake.audience().members():
             print(f"{member.email_address}: {member.status}")
