@@ -27,6 +27,9 @@ The convention, for whoever writes a page:
   name has it.
   Proxies point at a closed port for everything but 127.0.0.1, so a block that would reach the
   real Mailchimp fails instead of sending anything.
+- **Output**: a ```text block that follows a python block, with only blank lines between, is
+  what the block prints: the test compares them line by line (trailing spaces aside). Put
+  output that varies (timings, ids) in a ``console`` block, or write a sentence between.
 - **Test functions**: a block that defines ``test_*`` functions has them called, as pytest
   would, with the arguments ``fake_mailchimp`` (a fresh fake) and ``tmp_path`` by name.
 
@@ -37,7 +40,9 @@ Blocks of pages that other branches own and that do not run yet are listed in
 from __future__ import annotations
 
 import contextlib
+import difflib
 import inspect
+import io
 import os
 import re
 import shutil
@@ -99,6 +104,7 @@ class Block:
     line: int  # of the opening fence, from 1
     source: str
     skip: str | None  # the reason, when marked to be skipped
+    expected: str | None = None  # the ```text block right after it: its standard output
 
 
 def blocks_of(path: Path) -> list[Block]:
@@ -121,9 +127,30 @@ def blocks_of(path: Path) -> list[Block]:
             end += 1
         if info == "python":
             source = textwrap.dedent("\n".join(lines[index + 1 : end]))
-            found.append(Block(page, index + 1, source, _skip_reason(lines, index)))
+            expected = _output_after(lines, end + 1)
+            found.append(Block(page, index + 1, source, _skip_reason(lines, index), expected))
         index = end + 1
     return found
+
+
+def _output_after(lines: list[str], start: int) -> str | None:
+    """The content of a ```text block that follows at ``start``, after blank lines only."""
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    if start >= len(lines):
+        return None
+    opening = _FENCE.match(lines[start])
+    if opening is None or opening["info"].strip() != "text":
+        return None
+    fence = opening["fence"]
+    end = start + 1
+    while end < len(lines) and lines[end].strip() != fence:
+        end += 1
+    return textwrap.dedent("\n".join(lines[start + 1 : end]))
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
 def _skip_reason(lines: list[str], fence_index: int) -> str | None:
@@ -250,10 +277,25 @@ class PageRun:
         defined = set(self.namespace)
         # Line numbers in a traceback are those of the page: the block starts after its fence.
         code = compile("\n" * block.line + block.source, str(DOCS / block.page), "exec")
-        exec(code, self.namespace)  # noqa: S102 - running the documentation is the point
-        for name, value in list(self.namespace.items()):
-            if name.startswith("test_") and name not in defined and callable(value):
-                self._call_test(value)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(code, self.namespace)  # noqa: S102 - running the documentation is the point
+            for name, value in list(self.namespace.items()):
+                if name.startswith("test_") and name not in defined and callable(value):
+                    self._call_test(value)
+        if block.expected is not None and _lines(printed.getvalue()) != _lines(block.expected):
+            shown = "\n".join(
+                difflib.unified_diff(
+                    _lines(block.expected),
+                    _lines(printed.getvalue()),
+                    "page",
+                    "printed",
+                    lineterm="",
+                )
+            )
+            raise AssertionError(
+                f"the output shown on the page is not what the block prints:\n{shown}"
+            )
 
     def _call_test(self, function: Any) -> None:
         wanted = inspect.signature(function).parameters
@@ -300,24 +342,24 @@ def test_docs_example_runs(block: Block, pages: dict[str, PageRun]) -> None:
     pytest.fail(f"{block.page}:{block.line} runs now: remove its entry from PENDING")
 
 
-def test_the_collector_finds_blocks_and_skip_marks(tmp_path: Path) -> None:
-    """The collector reads fences of any length, dedents, and takes the reason of a skip mark."""
+def test_the_collector_finds_blocks_marks_and_output() -> None:
+    """The collector reads fences of any length, dedents, takes skip reasons and output blocks."""
     page = DOCS / "_collector_check.md"
     text = (
         "# t\n\n```python\nx = 1\n```\n\n<!-- docs-test: skip needs AuditCase -->\n\n"
-        "````python\ny = 2\n````\n\n```console\n$ z\n```\n\n  ```python\n  w = 3\n  ```\n"
+        "````python\ny = 2\n````\n\n```console\n$ z\n```\n\n  ```python\n  print(3)\n  ```\n"
+        "\n  ```text\n  3\n  ```\n"
     )
     page.write_text(text, encoding="utf-8")
     try:
         found = blocks_of(page)
     finally:
         page.unlink()
-    assert [(b.line, b.source, b.skip) for b in found] == [
-        (3, "x = 1", None),
-        (9, "y = 2", "needs AuditCase"),
-        (17, "w = 3", None),
+    assert [(b.line, b.source, b.skip, b.expected) for b in found] == [
+        (3, "x = 1", None, None),
+        (9, "y = 2", "needs AuditCase", None),
+        (17, "print(3)", None, "3"),
     ]
-    assert tmp_path.exists()
 
 
 def test_there_are_blocks_to_run() -> None:
