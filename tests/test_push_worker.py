@@ -431,3 +431,42 @@ def test_the_demonstration_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "left in the queue: []" in out
     assert "jan.jansen.2@example.nl: archived" in out
+
+
+def test_nothing_is_lost_under_random_faults(store: SQLiteStore) -> None:
+    """A third of all requests fail at random (429, 5xx, dropped): every save still lands (R7.2)."""
+    with (
+        FakeMailchimp(fault_rate=0.35, seed=10) as fake,
+        client_for(fake.url, fake.api_key) as client,
+    ):
+        worker = push_worker.PushWorker(
+            store=store, client=client, list_id=fake.list_id, backoff=BACKOFF, batch_size=5
+        )
+        for n in range(1, 21):
+            worker.person_saved(person(n))
+        worker.person_saved(person(3, surname="Renamed"))
+        rounds = 0
+        while worker.queued and rounds < 100:
+            worker.push_pending()
+            rounds += 1
+        assert worker.queued == []
+        members = {m.email_address: m for m in fake.audience().members()}
+        assert len(members) == 20
+        assert {m.status for m in members.values()} == {"subscribed"}
+        assert members["jan.jansen.3@example.nl"].last_name == "Renamed"
+        assert any(r.fault for r in fake.requests)
+
+
+def test_the_worker_logs_no_addresses(
+    worker: Any, fake: FakeMailchimp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refusals, problems and outages are logged by person id, never by address (house rule)."""
+    caplog.set_level("INFO")
+    fake.inject(*[Fault.server_error(503, method="GET")] * 3)
+    worker.person_saved(person(1, contact_email="test@example.nl"))
+    worker.person_saved(person(2, contact_email="jan@@example.nl"))
+    drain(worker)
+    logged = [r.getMessage() for r in caplog.records if r.name == "auditcase_plugin.mailchimp"]
+    assert any("10001" in line for line in logged)
+    assert any("10002" in line for line in logged)
+    assert not any("@" in line for line in logged)
