@@ -226,7 +226,7 @@ class PushWorker:
 
     @property
     def stopped(self) -> str | None:
-        """Why pushing stopped (refused credentials or audience), ``None`` while it goes on."""
+        """Why pushing stopped (refused credentials, audience or settings), else ``None``."""
         with self._changed:
             return self._stopped
 
