@@ -9,22 +9,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from auditcase_mailchimp import (
+    RETRYABLE_CATEGORIES,
     ApiKey,
+    AudienceNotFoundError,
+    AuthenticationError,
+    ConfigurationError,
     CouplingStore,
     CurrentMember,
     DesiredState,
+    ErrorCategory,
     ExportFile,
     MailchimpClient,
+    MailchimpError,
+    MailchimpServerError,
+    NetworkError,
     OAuthToken,
     Person,
     PersonKind,
     PersonSource,
     Plan,
+    RateLimitedError,
     Request,
     Response,
+    SourceError,
     SQLiteStore,
+    StoreBusyError,
+    StoreError,
     SyncReport,
     Transport,
+    UnreadableSourceError,
     Upsert,
     desired_state,
     plan_sync,
@@ -91,3 +104,52 @@ def run_everything(inner: Transport) -> SyncReport:
 
 def vendor_client(token: str, endpoint: str) -> MailchimpClient:
     return MailchimpClient(OAuthToken(token, api_endpoint=endpoint), concurrency=4)
+
+
+def push_or_wait(
+    persons: list[Person], store: CouplingStore, client: MailchimpClient, list_id: str
+) -> tuple[float | None, str]:
+    """A save hook's push, handling each error class of docs/reference/errors.md.
+
+    Returns the seconds to wait before trying again (``None``: done, or not before the settings
+    change) and what to log.
+    """
+    wait: float | None = None
+    note = ""
+    try:
+        report = push_persons(persons, store=store, client=client, list_id=list_id)
+    except (AuthenticationError, AudienceNotFoundError) as exc:
+        status: int = exc.status
+        note = f"{status} {exc.title}: {exc.detail}"
+    except ConfigurationError as exc:
+        note = str(exc)
+    except StoreBusyError as exc:
+        holder: int | None = exc.pid
+        wait, note = 60.0, f"{exc.path} busy ({holder})"
+    except (MailchimpServerError, RateLimitedError) as exc:
+        wait, note = (30.0 if exc.retryable else None), exc.title
+    except NetworkError as exc:
+        category: ErrorCategory = exc.category
+        wait, note = (30.0 if category.retryable else None), str(exc)
+    except StoreError as exc:
+        wait, note = 60.0, str(exc)
+    except MailchimpError as exc:
+        request_id: str = exc.request_id
+        wait, note = 300.0, request_id
+    else:
+        retry = [f for f in report.failures if f.category in RETRYABLE_CATEGORIES]
+        wait = 30.0 if retry else None
+    return wait, note
+
+
+def read_or_explain(path: str) -> list[Person]:
+    """Reading an export: an unreadable file names its line and missing columns."""
+    try:
+        result = ExportFile(path).read()
+    except UnreadableSourceError as exc:
+        line: int | None = exc.line
+        columns: tuple[str, ...] = exc.columns
+        raise SystemExit(f"{exc} (line {line}, missing {', '.join(columns)})") from exc
+    except SourceError:
+        raise
+    return list(result.persons)
