@@ -22,6 +22,7 @@ Order of work in a run:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -46,7 +47,7 @@ from ._errors import ErrorCategory, MailchimpError
 from ._models import Coupling, CurrentMember, MailchimpMember, Person, PersonKind
 from ._plan import Adopt, Archive, ChangeAddress, Plan, UnsubscribedNotice, Upsert, plan_sync
 from ._source import ExportFile, PersonSource, RowError
-from ._store import CouplingStore, FailureInput
+from ._store import CouplingStore, FailureInput, StoreError
 
 __all__ = [
     "Progress",
@@ -228,6 +229,59 @@ def sync(
     persons = list(source.persons())
     row_errors = tuple(source.row_errors) if isinstance(source, ExportFile) else ()
     report("read", len(persons), len(persons))
+    with _run_lock(store, dry_run=dry_run):
+        return _sync_locked(
+            persons,
+            row_errors,
+            store=store,
+            client=client,
+            list_id=list_id,
+            dry_run=dry_run,
+            reconcile=reconcile,
+            retry_failed=retry_failed,
+            progress=report,
+        )
+
+
+@contextlib.contextmanager
+def _run_lock(store: CouplingStore, *, dry_run: bool) -> Iterator[None]:
+    """Hold the run lock from the first read of the coupling database to the last write.
+
+    A dry run writes nothing: on a read-only database, or when another run holds the lock, it
+    reads without it (R7.3).
+    """
+    if not dry_run:
+        with store.lock():
+            yield
+        return
+    if getattr(store, "read_only", False):
+        yield
+        return
+    try:
+        lock = store.lock()
+        lock.__enter__()
+    except StoreError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _sync_locked(
+    persons: list[Person],
+    row_errors: tuple[RowError, ...],
+    *,
+    store: CouplingStore,
+    client: MailchimpClient,
+    list_id: str,
+    dry_run: bool,
+    reconcile: bool,
+    retry_failed: bool,
+    progress: Progress,
+) -> SyncReport:
+    report = progress
     current = _current(store, client, list_id, reconcile=reconcile)
     desired = desired_state(persons, owners=store.owners())
     # R8.4 with R2.6: a bad row is no reason to remove its person. A bad row without a usable
@@ -294,6 +348,17 @@ def push_persons(
         StoreError: The coupling database cannot be read or written.
     """
     chosen = list(persons)
+    with store.lock():
+        return _push_locked(chosen, store, _Audience(client, list_id), retry_failed, progress)
+
+
+def _push_locked(
+    chosen: list[Person],
+    store: CouplingStore,
+    audience: _Audience,
+    retry_failed: bool,  # noqa: FBT001
+    progress: Progress | None,
+) -> SyncReport:
     ids = {p.person_id for p in chosen}
     everything = store.load_current()
     owners = {
@@ -318,7 +383,7 @@ def push_persons(
         desired,
         current,
         store=store,
-        audience=_Audience(client, list_id),
+        audience=audience,
         dry_run=False,
         reconcile=False,
         retry_failed=retry_failed,
@@ -449,31 +514,30 @@ def _run(
     if dry_run:
         return report
 
-    with store.lock():
-        if any(not isinstance(a, Adopt) for a in actions):
-            # R6.4: a bad key or audience stops the run here, before anything is written
-            audience.client.check_audience(audience.list_id)
-        run_id = store.begin_run(dry_run=False, reconcile=reconcile)
-        executor = _Executor(store, audience, progress, total=len(actions))
-        if reconcile:
-            store.update_statuses(
-                {m.key: m.status for m in current if m.coupling is not None and m.status}
-            )
-        executor.execute(actions)
-        _record_problems(store, desired, whole_audience=whole_audience, given=given)
-        if whole_audience:
-            store.save_report(_merged(plan.unsubscribed, executor.notices), report.conflicts)
-        report = _with_counts(
-            attrs.evolve(
-                report,
-                failures=tuple(executor.failures),
-                unsubscribed=_merged(plan.unsubscribed, executor.notices),
-            ),
-            executor.done_counts(),
+    if any(not isinstance(a, Adopt) for a in actions):
+        # R6.4: a bad key or audience stops the run here, before anything is written
+        audience.client.check_audience(audience.list_id)
+    run_id = store.begin_run(dry_run=False, reconcile=reconcile)
+    executor = _Executor(store, audience, progress, total=len(actions))
+    if reconcile:
+        store.update_statuses(
+            {m.key: m.status for m in current if m.coupling is not None and m.status}
         )
-        store.finish_run(
-            run_id, report.counts(), outcome="ok" if report.ok else "finished with failures"
-        )
+    executor.execute(actions)
+    _record_problems(store, desired, whole_audience=whole_audience, given=given)
+    if whole_audience:
+        store.save_report(_merged(plan.unsubscribed, executor.notices), report.conflicts)
+    report = _with_counts(
+        attrs.evolve(
+            report,
+            failures=tuple(executor.failures),
+            unsubscribed=_merged(plan.unsubscribed, executor.notices),
+        ),
+        executor.done_counts(),
+    )
+    store.finish_run(
+        run_id, report.counts(), outcome="ok" if report.ok else "finished with failures"
+    )
     _log.info(
         "sync finished: %s",
         ", ".join(f"{name} {count}" for name, count in report.counts().items()),
