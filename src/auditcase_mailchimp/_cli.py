@@ -20,7 +20,7 @@ from typing import Final, TextIO
 from ._client import MailchimpClient, MemberOutcome
 from ._credentials import ApiKey, OAuthToken
 from ._errors import AudienceNotFoundError, AuditCaseMailchimpError, AuthenticationError
-from ._plan import Adopt, Archive, ChangeAddress, Plan, Upsert
+from ._plan import Action, Archive, ChangeAddress, Plan, Release, Upsert
 from ._source import ExportFile
 from ._store import SQLiteStore
 from ._sync import SyncReport, sync
@@ -244,7 +244,7 @@ def _print_plan(plan: Plan, out: TextIO) -> None:
         print("  nothing to do", file=out)
 
 
-def _describe(action: Upsert | ChangeAddress | Archive | Adopt) -> str:
+def _describe(action: Action) -> str:
     who = f"({action.kind} {action.person_id})"
     if isinstance(action, Upsert):
         verb = "create" if action.create else ("re-add" if action.send_status else "update")
@@ -256,6 +256,8 @@ def _describe(action: Upsert | ChangeAddress | Archive | Adopt) -> str:
         )
     if isinstance(action, Archive):
         return f"{'archive':<8} {action.email_address} {who}"
+    if isinstance(action, Release):  # R4.5
+        return f"{'release':<8} {action.email_address} {who} ({action.status}: not archived)"
     return f"{'record':<8} {action.email_address} {who} (already as wanted)"
 
 
