@@ -60,7 +60,9 @@ def apply(current: Iterable[CurrentMember], plan: Plan) -> list[CurrentMember]:
                     first_name=action.merge_fields.get("FNAME", old.first_name),
                     last_name=action.merge_fields.get("LNAME", old.last_name),
                     tags=(old.tags | action.tags_add) - action.tags_remove,
-                    status="subscribed" if action.send_status else old.status,
+                    status="subscribed"
+                    if action.send_status
+                    else (action.previous_status or old.status),
                     coupling=coupling,
                 )
         elif isinstance(action, ChangeAddress):
@@ -88,6 +90,7 @@ def apply(current: Iterable[CurrentMember], plan: Plan) -> list[CurrentMember]:
             assert isinstance(action, Adopt)
             state[action.key] = attrs.evolve(
                 state[action.key],
+                status=action.status,
                 coupling=Coupling(
                     person_id=action.person_id, kind=action.kind, tags=action.member.tags
                 ),
@@ -396,6 +399,20 @@ def test_a_cleaned_member_is_released_and_the_new_address_added(status: str) -> 
     )
     assert isinstance(upsert, Upsert)
     assert upsert.create
+
+
+@pytest.mark.parametrize("names", ["same", "changed"])
+def test_a_member_released_while_pending_is_never_sent_a_status(names: str) -> None:
+    """R4.5, R2.5: re-linked, it is updated without ``status``: its confirmation is awaited."""
+    released = _pushed(status="archived", status_at_archive="pending")
+    surname = "Jansen" if names == "same" else "Smit"
+    (action,) = plan_sync([released], desired_state([_person("1", surname=surname)])).actions
+    if names == "same":
+        assert isinstance(action, Adopt)
+        assert (action.person_id, action.status) == ("1", "pending")
+    else:
+        assert isinstance(action, Upsert)
+        assert (action.send_status, action.previous_status) == (False, "pending")
 
 
 @pytest.mark.parametrize(

@@ -281,20 +281,17 @@ statuses = st.sampled_from(STATUSES)
 def actions(draw: st.DrawFn) -> Action:
     """Any action the planner may emit, with any tags to add and remove."""
     add, remove = draw(tag_sets), draw(tag_sets)
-    return draw(
-        st.sampled_from(
-            [
-                upsert(tags_add=add, tags_remove=remove),
-                upsert(create=True, tags_add=add),
-                upsert(merge_fields={}, tags_remove=remove | {"Oud"}),
-                upsert(send_status=True, previous_status="archived"),
-                move(tags_add=add, tags_remove=remove),
-                ARCHIVE,
-                RELEASE,
-                ADOPT,
-            ]
-        )
-    )
+    choices: list[Action] = [
+        upsert(tags_add=add, tags_remove=remove),
+        upsert(create=True, tags_add=add),
+        upsert(merge_fields={}, tags_remove=remove | {"Oud"}),
+        upsert(send_status=True, previous_status="archived"),
+        move(tags_add=add, tags_remove=remove),
+        ARCHIVE,
+        RELEASE,
+        ADOPT,
+    ]
+    return draw(st.sampled_from(choices))
 
 
 answers = st.builds(

@@ -35,6 +35,7 @@ from ._errors import (
     MailchimpAPIError,
     MailchimpError,
     MailchimpServerError,
+    MassArchiveError,
     NetworkError,
     NetworkTimeoutError,
     RateLimitedError,
@@ -85,7 +86,7 @@ from ._store import (
     StoreError,
     is_refusal,
 )
-from ._sync import SyncReport, push_persons, sync
+from ._sync import Progress, SyncReport, push_persons, remove_persons, sync
 from ._transport import Request, RequestsTransport, Response, Transport
 from ._version import __version__
 
@@ -130,6 +131,7 @@ __all__ = [
     "MailchimpError",
     "MailchimpMember",
     "MailchimpServerError",
+    "MassArchiveError",
     "MemberOutcome",
     "MemberResult",
     "MemberStatus",
@@ -142,6 +144,7 @@ __all__ = [
     "Plan",
     "Problem",
     "ProblemCategory",
+    "Progress",
     "RateLimitedError",
     "Release",
     "Report",
@@ -171,6 +174,7 @@ __all__ = [
     "is_valid_email_address",
     "plan_sync",
     "push_persons",
+    "remove_persons",
     "subscriber_hash",
     "sync",
     "to_member",

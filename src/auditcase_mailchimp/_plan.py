@@ -407,6 +407,11 @@ def _update(draft: _Draft, person: Person, target: MailchimpMember, member: Curr
         if before in _NO_RESUBSCRIBE:
             draft.notices.append(_notice(person, member.email_address, before))
             return
+        if before == MemberStatus.PENDING:
+            # Released while pending (R4.5), so still pending in Mailchimp: its consent is
+            # awaited, and sending ``subscribed`` would skip the confirmation.
+            member = attrs.evolve(member, status=MemberStatus.PENDING)
+            revive = False
     elif member.status in _NO_RESUBSCRIBE:
         draft.notices.append(_notice(person, member.email_address, member.status))
     if (
