@@ -28,22 +28,13 @@ from typing import Any
 import attrs
 
 from ._client import AudienceMember, MailchimpClient
-from ._desired import DesiredState, Problem, ProblemCategory, desired_state
+from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import MassArchiveError
 from ._executor import Executor, Progress
 from ._models import CurrentMember, Person
-from ._plan import (
-    Action,
-    Adopt,
-    Archive,
-    ChangeAddress,
-    Plan,
-    Release,
-    UnsubscribedNotice,
-    Upsert,
-    plan_sync,
-)
-from ._source import ExportFile, PersonSource, RowError
+from ._plan import Adopt, Release, plan_sync
+from ._report import SyncReport
+from ._source import ExportFile, PersonSource
 from ._steps import (
     Scope,
     hold,
@@ -73,140 +64,6 @@ _PROBLEM_CATEGORIES = frozenset(c.value for c in ProblemCategory)
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
     return None
-
-
-@attrs.frozen(kw_only=True)
-class SyncReport:
-    """What a sync did, or with ``dry_run`` would do (R7.3).
-
-    Counts are of members; ``tags_changed`` counts members whose tags changed. ``failures`` are
-    this run's refusals and errors from Mailchimp (also in the failure overview); ``problems``
-    are found before sending (R2.6, R3); ``row_errors`` are rows of the export file that were
-    skipped (R8.4).
-    """
-
-    dry_run: bool
-    reconcile: bool
-    created: int = 0
-    updated: int = 0
-    archived: int = 0
-    address_changes: int = 0
-    tags_changed: int = 0
-    adopted: int = 0
-    unchanged: int = 0
-    #: Persons the source gave (R1), linked or not.
-    persons_read: int = 0
-    #: Of those, the persons linked to Mailchimp (R1.2).
-    persons_linked: int = 0
-    #: Members released instead of archived: cleaned or pending in Mailchimp (R4.5).
-    released: int = 0
-    #: Removals held this run because a bad row's person could not be told (R8.4).
-    removals_held: bool = False
-    #: Persons not sent again because Mailchimp refused the same data before (R6.3).
-    skipped_refused: int = 0
-    problems: tuple[Problem, ...] = ()
-    row_errors: tuple[RowError, ...] = ()
-    failures: tuple[FailureInput, ...] = ()
-    #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3).
-    unsubscribed: tuple[UnsubscribedNotice, ...] = ()
-    #: A dry run whose plan a real run would refuse: too many removals (R7.5).
-    mass_archive_blocked: bool = False
-    #: The plan that was carried out (or, on a dry run, would be).
-    plan: Plan = attrs.field(factory=Plan, repr=False)
-
-    @property
-    def conflicts(self) -> tuple[Problem, ...]:
-        """The duplicate-address problems (R3.2)."""
-        return tuple(p for p in self.problems if p.category is ProblemCategory.DUPLICATE_ADDRESS)
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether every person was synced.
-
-        ``False`` when there are failures, problems, bad rows, or persons not sent again
-        because Mailchimp refused the same data before (R6.3).
-        """
-        return not (self.failures or self.problems or self.row_errors or self.skipped_refused)
-
-    def counts(self) -> dict[str, int]:
-        """The counts as a mapping, in the order the summary prints them."""
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "archived": self.archived,
-            "released": self.released,
-            "address_changes": self.address_changes,
-            "tags_changed": self.tags_changed,
-            "adopted": self.adopted,
-            "unchanged": self.unchanged,
-            "skipped_refused": self.skipped_refused,
-            "problems": len(self.problems),
-            "row_errors": len(self.row_errors),
-            "failures": len(self.failures),
-            "unsubscribed": len(self.unsubscribed),
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary as one JSON object (``sync --json``, R9.1)."""
-        return {
-            "dry_run": self.dry_run,
-            "reconcile": self.reconcile,
-            "persons_read": self.persons_read,
-            "persons_linked": self.persons_linked,
-            **self.counts(),
-            "removals_held": self.removals_held,
-            "mass_archive_blocked": self.mass_archive_blocked,
-            "ok": self.ok,
-            "problem_details": [
-                {
-                    "person_id": p.person_id,
-                    "kind": p.kind.value,
-                    "category": p.category.value,
-                    "message": p.message,
-                }
-                for p in self.problems
-            ],
-            "row_error_details": [str(e) for e in self.row_errors],
-            "failure_details": [
-                {
-                    "person_id": f.person_id,
-                    "action": f.action,
-                    "category": f.category,
-                    "status": f.status,
-                    "title": f.title,
-                    "detail": f.detail,
-                }
-                for f in self.failures
-            ],
-            **({"plan": [_action_json(a) for a in self.plan.actions]} if self.dry_run else {}),
-        }
-
-
-def _action_json(action: Action) -> dict[str, Any]:
-    """One planned action as JSON, for ``sync --dry-run --json`` (R7.3)."""
-    data: dict[str, Any] = {
-        "person_id": action.person_id,
-        "kind": action.kind.value,
-        "email_address": action.email_address,
-    }
-    if isinstance(action, Upsert):
-        data["action"] = (
-            "create" if action.create else ("re-add" if action.send_status else "update")
-        )
-    elif isinstance(action, ChangeAddress):
-        data["action"] = "change_address"
-        data["old_email_address"] = action.old_email_address
-    elif isinstance(action, Archive):
-        data["action"] = "archive"
-    elif isinstance(action, Release):
-        data["action"] = "release"
-    else:
-        data["action"] = "record"
-    if isinstance(action, Upsert | ChangeAddress):
-        data["merge_fields"] = dict(sorted(action.merge_fields.items()))
-        data["tags_add"] = sorted(action.tags_add)
-        data["tags_remove"] = sorted(action.tags_remove)
-    return data
 
 
 # --- the runner ----------------------------------------------------------------------------------
@@ -392,20 +249,13 @@ def _run_lock(store: CouplingStore, *, dry_run: bool) -> Iterator[None]:
     A dry run writes nothing: on a read-only database, or when another run holds the lock, it
     reads without it (R7.3).
     """
-    if not dry_run:
-        with store.lock():
-            yield
-        return
-    lock = None
-    if not getattr(store, "read_only", False):
-        with contextlib.suppress(StoreError):
-            lock = store.lock()
-            lock.__enter__()
-    try:
+    with contextlib.ExitStack() as held:
+        if not dry_run:
+            held.enter_context(store.lock())
+        elif not getattr(store, "read_only", False):
+            with contextlib.suppress(StoreError):
+                held.enter_context(store.lock())
         yield
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
 
 
 def _as_current(member: AudienceMember) -> CurrentMember:
@@ -444,7 +294,7 @@ def _run(
     actions, skipped = without_refused(plan.actions, {} if retry_failed else store.refused())
     removals, managed = mass_archive(actions, current)
     blocked = not allow_mass_archive and too_many(removals, managed)
-    report = _with_counts(
+    report = _counted(
         attrs.evolve(
             report,
             unchanged=plan.unchanged,
@@ -472,7 +322,7 @@ def _run(
     unsubscribed = merged(plan.unsubscribed, executor.notices)
     if run.scope.whole:
         store.save_report(unsubscribed, report.conflicts)
-    report = _with_counts(
+    report = _counted(
         attrs.evolve(report, failures=tuple(executor.failures), unsubscribed=unsubscribed),
         executor.counts,
     )
@@ -486,17 +336,10 @@ def _run(
     return report
 
 
-def _with_counts(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
-    return attrs.evolve(
-        report,
-        created=counts["created"],
-        updated=counts["updated"],
-        archived=counts["archived"],
-        released=counts["released"],
-        address_changes=counts["address_changes"],
-        tags_changed=counts["tags_changed"],
-        adopted=counts["adopted"],
-    )
+def _counted(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
+    """The report with the counters of :data:`~auditcase_mailchimp._steps.COUNTS` set."""
+    changes: dict[str, Any] = dict(counts)
+    return attrs.evolve(report, **changes)
 
 
 def _record_problems(store: CouplingStore, desired: DesiredState, scope: Scope) -> None:
