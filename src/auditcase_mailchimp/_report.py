@@ -37,7 +37,7 @@ class SyncReport:
     persons_read: int = 0
     #: Of those, the persons linked to Mailchimp (R1.2).
     persons_linked: int = 0
-    #: Members released instead of archived: cleaned or pending in Mailchimp (R4.5).
+    #: Members released instead of archived, as cleaned or pending in Mailchimp (R4.5).
     released: int = 0
     #: Removals held this run because a bad row's person could not be told (R8.4).
     removals_held: bool = False
@@ -48,7 +48,7 @@ class SyncReport:
     failures: tuple[FailureInput, ...] = ()
     #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3).
     unsubscribed: tuple[UnsubscribedNotice, ...] = ()
-    #: A dry run whose plan a real run would refuse: too many removals (R7.5).
+    #: ``True`` on a dry run whose plan a real run would refuse for its removals (R7.5).
     mass_archive_blocked: bool = False
     #: The plan that was carried out (or, on a dry run, would be).
     plan: Plan = attrs.field(factory=Plan, repr=False)

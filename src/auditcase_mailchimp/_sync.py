@@ -204,7 +204,7 @@ def remove_persons(
         progress: Called with ``(phase, done, total)``.
 
     Returns:
-        The report: ``archived`` and ``released`` count what was removed.
+        The report, whose ``archived`` and ``released`` count what was removed.
 
     Raises:
         MailchimpError: The key or the audience is wrong; nothing was written.
