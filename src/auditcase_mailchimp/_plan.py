@@ -133,19 +133,27 @@ class ChangeAddress:
 
 
 @attrs.frozen(kw_only=True)
-class Archive:
-    """Archive a managed member whose person is unlinked or gone (R4.1, R4.2)."""
+class _Removal:
+    """A managed member nobody wants any more: whose, where, and its status before (R4.3)."""
 
+    #: The AuditCase person the member was managed for.
     person_id: str
+    #: That person's kind.
     kind: PersonKind
+    #: The member's address.
     email_address: str
-    #: The status the member had before archiving, for the coupling database (R4.3).
+    #: The member's status before, kept by the coupling database as its status at removal.
     status: str
 
     @property
     def key(self) -> str:
         """The lower-cased address."""
         return self.email_address.strip().lower()
+
+
+@attrs.frozen(kw_only=True)
+class Archive(_Removal):
+    """Archive a managed member whose person is unlinked or gone (R4.1, R4.2)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -175,24 +183,13 @@ class Adopt:
 
 
 @attrs.frozen(kw_only=True)
-class Release:
+class Release(_Removal):
     """Stop managing a ``cleaned`` or ``pending`` member nobody wants any more (R4.5).
 
     Sends nothing: Mailchimp refuses to archive such a member, and it receives no campaigns
     anyway (``cleaned``) or none until it confirms (``pending``). The coupling database keeps
     its status as the status at removal (R4.3), so re-linking never re-subscribes it.
     """
-
-    person_id: str
-    kind: PersonKind
-    email_address: str
-    #: The member's status (``cleaned`` or ``pending``), kept as the status at removal.
-    status: str
-
-    @property
-    def key(self) -> str:
-        """The lower-cased address."""
-        return self.email_address.strip().lower()
 
 
 #: One action of a plan.
