@@ -303,8 +303,10 @@ def _done(
     created: bool | None = None,
     also: tuple[str, ...] = (),
     resolves: bool = True,
+    notices: tuple[UnsubscribedNotice, ...] = (),
 ) -> Then:
-    return Then(writes=writes, counts=counted(action, created=created) + also, resolves=resolves)
+    counts = counted(action, created=created) + also
+    return Then(writes=writes, notices=notices, counts=counts, resolves=resolves)
 
 
 def _noted(action: Adopt | Release) -> Then:
@@ -345,26 +347,20 @@ def _entered(step: Entry, answer: Answer) -> Then:
     record = _record(action, action.member.tags | action.tags_remove, answer.status)
     notices = _notices(action, answer.status)
     old = step.old_status
+    status, created = answer.status, answer.created
     if isinstance(action, Upsert) or old is None:
-        then = _finish_tags(action, (Keep(record=record),), answer.status, answer.created)
-    elif old in _GONE:  # an interrupted earlier run moved it: only the record moves
+        return _finish_tags(action, (Keep(record=record),), status, created, notices=notices)
+    if old in _GONE:  # an interrupted earlier run moved it: only the record moves
         moved = Moved(old_email_address=action.old_email_address, record=record)
-        then = _finish_tags(action, (moved,), answer.status, answer.created)
-    elif old in RELEASED_STATUSES:  # R4.5: a bounced or unconfirmed address is released
+        return _finish_tags(action, (moved,), status, created, notices=notices)
+    if old in RELEASED_STATUSES:  # R4.5: a bounced or unconfirmed address is released
         released = Archived(email_address=action.old_email_address, status=old)
-        then = _finish_tags(
-            action, (Keep(record=record), released), answer.status, answer.created,
-            also=("released",),
-        )  # fmt: skip
-    else:
-        removal = Removal(
-            action=action,
-            email_address=action.old_email_address,
-            status=old,
-            new_status=answer.status,
-        )
-        then = Then(writes=(Keep(record=record),), step=removal)
-    return attrs.evolve(then, notices=notices)
+        writes = (Keep(record=record), released)
+        return _finish_tags(action, writes, status, created, also=("released",), notices=notices)
+    removal = Removal(
+        action=action, email_address=action.old_email_address, status=old, new_status=status
+    )
+    return Then(writes=(Keep(record=record),), notices=notices, step=removal)
 
 
 def _finish_tags(
@@ -374,6 +370,7 @@ def _finish_tags(
     created: bool,  # noqa: FBT001
     *,
     also: tuple[str, ...] = (),
+    notices: tuple[UnsubscribedNotice, ...] = (),
 ) -> Then:
     """After the entry: remove the managed tags AuditCase no longer wants, or finish."""
     if action.tags_remove:
@@ -381,8 +378,8 @@ def _finish_tags(
             action=action, add=frozenset(), remove=action.tags_remove, status=status,
             created=created,
         )  # fmt: skip
-        return Then(writes=writes, step=tags, counts=also)
-    return _done(action, writes, created=created, also=also)
+        return Then(writes=writes, notices=notices, step=tags, counts=also)
+    return _done(action, writes, created=created, also=also, notices=notices)
 
 
 def _moved(step: Move, answer: Answer) -> Then:
