@@ -47,6 +47,7 @@ from auditcase_mailchimp._steps import (
     partial,
     planned_counts,
     record_of,
+    sends,
     stale_problems,
     start,
     too_many,
@@ -479,3 +480,9 @@ def test_the_report_lists_each_person_and_address_once() -> None:
         "jan.nieuw@example.nl",
         "jan@example.nl",
     ]
+
+
+def test_only_actions_that_send_need_the_key_checked() -> None:
+    """R6.4: adopts and releases send nothing, so they need no check of key and audience."""
+    assert not sends([ADOPT, RELEASE])
+    assert sends([ADOPT, ARCHIVE])

@@ -76,6 +76,7 @@ __all__ = [
     "partial",
     "planned_counts",
     "record_of",
+    "sends",
     "stale_problems",
     "start",
     "too_many",
@@ -242,6 +243,11 @@ class Then:
     counts: tuple[str, ...] = ()
     #: The person's open failures about sending are resolved (R6.3).
     resolves: bool = False
+
+
+def sends(actions: Iterable[Action]) -> bool:
+    """Tell whether any action sends a request (R6.4: only then are key and audience checked)."""
+    return any(not isinstance(action, Adopt | Release) for action in actions)
 
 
 def start(action: Action) -> Step:

@@ -32,7 +32,7 @@ from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import MassArchiveError
 from ._executor import Executor, Progress
 from ._models import CurrentMember, Person
-from ._plan import Adopt, Release, plan_sync
+from ._plan import plan_sync
 from ._report import SyncReport
 from ._source import ExportFile, PersonSource
 from ._steps import (
@@ -43,6 +43,7 @@ from ._steps import (
     merged,
     partial,
     planned_counts,
+    sends,
     stale_problems,
     too_many,
     without_refused,
@@ -310,7 +311,7 @@ def _run(
         return report
     if blocked:
         raise MassArchiveError(count=removals, managed=managed)
-    if any(not isinstance(a, Adopt | Release) for a in actions):
+    if sends(actions):
         # R6.4: a bad key or audience stops the run here, before anything is written
         run.client.check_audience(run.list_id)
     run_id = store.begin_run(dry_run=False, reconcile=report.reconcile)
