@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from auditcase_mailchimp import (
+    MEMBER_STATUSES,
     Coupling,
     CurrentMember,
     MailchimpMember,
+    MemberStatus,
     Person,
     PersonKind,
     address_key,
@@ -107,3 +109,14 @@ def test_person_kind_reads_as_words() -> None:
     """Messages name the kind in words."""
     assert str(PersonKind.CLIENT_PERSON) == "client person"
     assert str(PersonKind.CONTACT_PERSON) == "contact person"
+
+
+def test_member_status_is_one_home_for_the_statuses() -> None:
+    """MAILCHIMP.md §8: the enum's values are the statuses, equal to their strings."""
+    assert {s.value for s in MemberStatus} == MEMBER_STATUSES
+    assert str(MemberStatus.CLEANED) == "cleaned"
+    assert "cleaned" in {MemberStatus.CLEANED, MemberStatus.PENDING}  # hashed as its string
+    member = CurrentMember(email_address="jan@example.nl", status=MemberStatus.PENDING)
+    assert member.status == "pending"
+    with pytest.raises(ValueError, match="'status' must be one of"):
+        CurrentMember(email_address="jan@example.nl", status="bounced")

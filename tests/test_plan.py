@@ -21,6 +21,7 @@ from auditcase_mailchimp import (
     Person,
     PersonKind,
     Plan,
+    Release,
     Upsert,
     desired_state,
     plan_sync,
@@ -59,7 +60,9 @@ def apply(current: Iterable[CurrentMember], plan: Plan) -> list[CurrentMember]:
                     first_name=action.merge_fields.get("FNAME", old.first_name),
                     last_name=action.merge_fields.get("LNAME", old.last_name),
                     tags=(old.tags | action.tags_add) - action.tags_remove,
-                    status="subscribed" if action.send_status else old.status,
+                    status="subscribed"
+                    if action.send_status
+                    else (action.previous_status or old.status),
                     coupling=coupling,
                 )
         elif isinstance(action, ChangeAddress):
@@ -75,7 +78,7 @@ def apply(current: Iterable[CurrentMember], plan: Plan) -> list[CurrentMember]:
                     person_id=action.person_id, kind=action.kind, tags=action.member.tags
                 ),
             )
-        elif isinstance(action, Archive):
+        elif isinstance(action, Archive | Release):  # the coupling database's view of both
             old = state[action.key]
             assert old.coupling is not None
             state[action.key] = attrs.evolve(
@@ -87,6 +90,7 @@ def apply(current: Iterable[CurrentMember], plan: Plan) -> list[CurrentMember]:
             assert isinstance(action, Adopt)
             state[action.key] = attrs.evolve(
                 state[action.key],
+                status=action.status,
                 coupling=Coupling(
                     person_id=action.person_id, kind=action.kind, tags=action.member.tags
                 ),
@@ -384,15 +388,52 @@ def test_a_new_address_that_is_already_a_member_updates_it_and_archives_the_old(
     assert kinds[Upsert].email_address == "jan.nieuw@example.nl"
 
 
-def test_a_cleaned_member_is_archived_and_the_new_address_added() -> None:
-    """R5.4: a cleaned member cannot change address: archive it and add the new one."""
+@pytest.mark.parametrize("status", ["cleaned", "pending"])
+def test_a_cleaned_member_is_released_and_the_new_address_added(status: str) -> None:
+    """R5.4, R4.5: a cleaned (or pending) member cannot move: release it, add the new one."""
     desired = desired_state([_person("1", contact_email="jan.nieuw@example.nl")])
-    plan = plan_sync([_pushed(status="cleaned")], desired)
-    archive, upsert = sorted(plan.actions, key=lambda a: type(a).__name__)
-    assert isinstance(archive, Archive)
-    assert archive.status == "cleaned"
+    plan = plan_sync([_pushed(status=status)], desired)
+    release, upsert = sorted(plan.actions, key=lambda a: type(a).__name__)
+    assert release == Release(
+        person_id="1", kind=CLIENT, email_address="jan@example.nl", status=status
+    )
     assert isinstance(upsert, Upsert)
     assert upsert.create
+
+
+@pytest.mark.parametrize("names", ["same", "changed"])
+def test_a_member_released_while_pending_is_never_sent_a_status(names: str) -> None:
+    """R4.5, R2.5: re-linked, it is updated without ``status``: its confirmation is awaited."""
+    released = _pushed(status="archived", status_at_archive="pending")
+    surname = "Jansen" if names == "same" else "Smit"
+    (action,) = plan_sync([released], desired_state([_person("1", surname=surname)])).actions
+    if names == "same":
+        assert isinstance(action, Adopt)
+        assert (action.person_id, action.status) == ("1", "pending")
+    else:
+        assert isinstance(action, Upsert)
+        assert (action.send_status, action.previous_status) == (False, "pending")
+
+
+@pytest.mark.parametrize(
+    ("status", "removal"),
+    [
+        ("cleaned", Release),
+        ("pending", Release),
+        ("subscribed", Archive),
+        ("unsubscribed", Archive),
+        ("transactional", Archive),
+    ],
+)
+def test_an_unlinked_member_is_archived_unless_mailchimp_refuses_that(
+    status: str, removal: type[Archive | Release]
+) -> None:
+    """R4.5: a cleaned or pending member is released, never archived; the others archived."""
+    plan = plan_sync([_pushed(status=status)], desired_state([]))
+    (action,) = plan.actions
+    assert type(action) is removal
+    assert (action.email_address, action.status) == ("jan@example.nl", status)
+    assert plan.count(removal) == 1
 
 
 def test_an_unsubscribed_member_is_not_signed_up_under_a_new_address() -> None:
@@ -559,8 +600,12 @@ def test_the_differ_never_archives_or_untags_what_it_does_not_manage(
     """Invariants 1-3 (R4.4, R5.3) checked on the actions themselves."""
     before = {m.key: m for m in current}
     for action in plan_sync(current, desired_state(persons)).actions:
-        if isinstance(action, Archive):
+        if isinstance(action, Archive | Release):
             assert before[action.key].coupling is not None
+            # R4.5: Mailchimp refuses to archive cleaned and pending members
+            assert (before[action.key].status in {"cleaned", "pending"}) is isinstance(
+                action, Release
+            )
         if isinstance(action, Upsert | ChangeAddress) and action.tags_remove:
             source = (
                 before[action.key]

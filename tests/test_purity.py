@@ -11,7 +11,7 @@ from pathlib import Path
 import auditcase_mailchimp
 
 PACKAGE = Path(auditcase_mailchimp.__file__).parent
-CORE = {"_models", "_mapping", "_desired", "_plan", "_errors", "_version"}
+CORE = {"_models", "_mapping", "_desired", "_plan", "_steps", "_errors", "_version"}
 FORBIDDEN = {
     "requests",
     "urllib3",
@@ -64,7 +64,7 @@ def test_core_runs_with_io_modules_blocked() -> None:
         package = types.ModuleType("auditcase_mailchimp")
         package.__path__ = [{str(PACKAGE)!r}]
         sys.modules["auditcase_mailchimp"] = package
-        for module in ("_errors", "_models", "_mapping", "_desired", "_plan"):
+        for module in ("_errors", "_models", "_mapping", "_desired", "_plan", "_steps"):
             importlib.import_module("auditcase_mailchimp." + module)
         from auditcase_mailchimp._models import Person, PersonKind
         from auditcase_mailchimp._desired import desired_state
@@ -73,6 +73,8 @@ def test_core_runs_with_io_modules_blocked() -> None:
                         contact_email="jan@example.nl", linked=True)
         plan = plan_sync([], desired_state([person]))
         assert len(plan.actions) == 1
+        from auditcase_mailchimp._steps import after, start, Answer
+        assert after(start(plan.actions[0]), Answer(created=True)).counts == ("created",)
         assert "requests" not in [m for m in sys.modules if sys.modules[m] is not None]
         print("pure")
         """

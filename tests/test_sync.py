@@ -459,6 +459,7 @@ def test_a_row_without_an_id_holds_everyone_absent(world: World) -> None:
             ExportFile(export), store=store, client=world.client, list_id=world.fake.list_id
         )
     assert report.archived == 0
+    assert report.removals_held  # and the report says so
     assert world.members()["jan@example.nl"].status == "subscribed"
 
 

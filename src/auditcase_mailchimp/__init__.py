@@ -36,6 +36,7 @@ from ._errors import (
     MailchimpAPIError,
     MailchimpError,
     MailchimpServerError,
+    MassArchiveError,
     NetworkError,
     NetworkTimeoutError,
     RateLimitedError,
@@ -56,6 +57,7 @@ from ._models import (
     Coupling,
     CurrentMember,
     MailchimpMember,
+    MemberStatus,
     Person,
     PersonKind,
     address_key,
@@ -66,6 +68,7 @@ from ._plan import (
     Archive,
     ChangeAddress,
     Plan,
+    Release,
     UnsubscribedNotice,
     Upsert,
     plan_sync,
@@ -84,7 +87,7 @@ from ._store import (
     SQLiteStore,
     is_refusal,
 )
-from ._sync import SyncReport, push_persons, sync
+from ._sync import Progress, SyncReport, push_persons, remove_persons, sync
 from ._transport import Request, RequestsTransport, Response, Transport
 from ._version import __version__
 
@@ -130,8 +133,10 @@ __all__ = [
     "MailchimpError",
     "MailchimpMember",
     "MailchimpServerError",
+    "MassArchiveError",
     "MemberOutcome",
     "MemberResult",
+    "MemberStatus",
     "NetworkError",
     "NetworkTimeoutError",
     "OAuthToken",
@@ -141,7 +146,9 @@ __all__ = [
     "Plan",
     "Problem",
     "ProblemCategory",
+    "Progress",
     "RateLimitedError",
+    "Release",
     "Report",
     "Request",
     "RequestsTransport",
@@ -170,6 +177,7 @@ __all__ = [
     "is_valid_email_address",
     "plan_sync",
     "push_persons",
+    "remove_persons",
     "subscriber_hash",
     "sync",
     "to_member",

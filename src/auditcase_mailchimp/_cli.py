@@ -49,7 +49,7 @@ from ._json_out import (
     report_output,
     sync_output,
 )
-from ._plan import Adopt, Archive, ChangeAddress, Plan, Upsert
+from ._plan import Action, Archive, ChangeAddress, Plan, Release, Upsert
 from ._source import ExportFile
 from ._store import SQLiteStore, StoreError, is_refusal
 from ._summary import address_fault, fault_text, render_failures, render_summary, summarise
@@ -618,9 +618,7 @@ def _print_plan(plan: Plan, ctx: _Context) -> None:
         ctx.out.line("  " + ctx.tr.gettext("nothing to do"))
 
 
-def _describe(
-    action: Upsert | ChangeAddress | Archive | Adopt, tr: gettext.NullTranslations
-) -> str:
+def _describe(action: Action, tr: gettext.NullTranslations) -> str:
     kind = (
         tr.gettext("client")
         if action.kind.value == "client_person"
@@ -641,6 +639,11 @@ def _describe(
         )
     if isinstance(action, Archive):
         return f"{tr.gettext('archive'):<8} {action.email_address} {who}"
+    if isinstance(action, Release):  # R4.5: cleaned or pending members are released
+        return (
+            f"{tr.gettext('release'):<8} {action.email_address} {who} "
+            f"({action.status}: {tr.gettext('not archived')})"
+        )
     return (
         f"{tr.gettext('record'):<8} {action.email_address} {who} "
         f"({tr.gettext('already as wanted')})"

@@ -328,3 +328,26 @@ class RateLimitedError(MailchimpAPIError):
 
 class MailchimpServerError(MailchimpAPIError):
     """A 500-class answer, even after retries."""
+
+
+class MassArchiveError(AuditCaseMailchimpError):
+    """A sync would remove too many members at once and was stopped before sending (R7.5).
+
+    Raised when the plan archives (or releases) more than a quarter of the members the
+    coupling manages, and at least 20, unless the caller allows it (``allow_mass_archive``,
+    ``--allow-mass-archive``). Nothing was sent or written.
+
+    Attributes:
+        count: The members the plan would remove.
+        managed: The members the coupling manages.
+    """
+
+    def __init__(self, *, count: int, managed: int) -> None:
+        """Name the count and the managed members."""
+        super().__init__(
+            f"the sync would archive {count} of the {managed} members the coupling manages; "
+            "check the export, then run again with --allow-mass-archive (Python: "
+            "allow_mass_archive=True) if that is intended"
+        )
+        self.count = count
+        self.managed = managed

@@ -19,15 +19,32 @@ __all__ = [
     "Coupling",
     "CurrentMember",
     "MailchimpMember",
+    "MemberStatus",
     "Person",
     "PersonKind",
     "address_key",
 ]
 
+
+class MemberStatus(enum.StrEnum):
+    """A member's status in Mailchimp (MAILCHIMP.md §8); equal to its plain string value."""
+
+    #: Receives campaigns.
+    SUBSCRIBED = "subscribed"
+    #: Unsubscribed; never re-subscribed by the coupling (R5.3).
+    UNSUBSCRIBED = "unsubscribed"
+    #: Bounced (hard); cannot be archived, is released instead (R4.5).
+    CLEANED = "cleaned"
+    #: Waiting for double opt-in; cannot be archived, is released instead (R4.5).
+    PENDING = "pending"
+    #: A non-marketing contact.
+    TRANSACTIONAL = "transactional"
+    #: Archived (the result of a DELETE); read-only.
+    ARCHIVED = "archived"
+
+
 #: Every status Mailchimp reports for a member (MAILCHIMP.md §8). ``archived`` is read-only.
-MEMBER_STATUSES: Final = frozenset(
-    {"subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived"}
-)
+MEMBER_STATUSES: Final = frozenset(status.value for status in MemberStatus)
 
 
 def address_key(email_address: str) -> str:
@@ -135,7 +152,9 @@ class Person:
 
 
 def _status(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value.__class__ is not str or value not in MEMBER_STATUSES:
+    if (value.__class__ is not str and value.__class__ is not MemberStatus) or (
+        value not in MEMBER_STATUSES
+    ):
         raise ValueError(
             f"{attribute.name!r} must be one of {sorted(MEMBER_STATUSES)}, got {value!r}"
         )
@@ -234,5 +253,5 @@ def trusted_member(
     _set(member, "first_name", first_name)
     _set(member, "last_name", last_name)
     _set(member, "tags", tags)
-    _set(member, "status", "subscribed")
+    _set(member, "status", MemberStatus.SUBSCRIBED)
     return member

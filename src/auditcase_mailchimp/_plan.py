@@ -4,7 +4,9 @@ Pure core: values in, a value out; no I/O, no clock, no randomness.
 
 Invariants — what :func:`plan_sync` may never do, whatever its input:
 
-1. Never archive a member the coupling does not manage (``coupling is None``) (R4.4).
+1. Never archive a member the coupling does not manage (``coupling is None``) (R4.4), and
+   never archive a ``cleaned`` or ``pending`` one: Mailchimp refuses that, so such a member is
+   *released* instead (:class:`Release`, R4.5).
 2. Never remove a tag the coupling did not set (not in ``coupling.tags``) (R4.4).
 3. Never send ``status`` to a member whose status is ``unsubscribed`` or ``cleaned``, and never
    re-add an archived member that the coupling knows was ``unsubscribed`` or ``cleaned`` when
@@ -33,7 +35,8 @@ O of P that nobody wants any more,
 
 - N absent and O ``subscribed``: :class:`ChangeAddress` O → N (the member keeps its history);
 - N already a member (or archived): N is updated (:class:`Upsert`) and O archived;
-- O ``cleaned`` (or ``pending``, ``transactional``): O archived and N created;
+- O ``cleaned`` or ``pending``: N created and O released (R4.5; a bounced address is of no use);
+- O ``transactional``: N created and O archived;
 - O ``unsubscribed``: O is left as it is, N is not added (only updated when it already is a
   live member), and P is listed in :attr:`Plan.unsubscribed`.
 """
@@ -46,7 +49,7 @@ from typing import Final
 import attrs
 
 from ._desired import DesiredState
-from ._models import CurrentMember, MailchimpMember, Person, PersonKind
+from ._models import CurrentMember, MailchimpMember, MemberStatus, Person, PersonKind
 
 __all__ = [
     "Action",
@@ -54,13 +57,18 @@ __all__ = [
     "Archive",
     "ChangeAddress",
     "Plan",
+    "Release",
     "UnsubscribedNotice",
     "Upsert",
     "plan_sync",
 ]
 
 #: Statuses the coupling never overrides (R5.3).
-_NO_RESUBSCRIBE: Final = frozenset({"unsubscribed", "cleaned"})
+_NO_RESUBSCRIBE: Final = frozenset({MemberStatus.UNSUBSCRIBED, MemberStatus.CLEANED})
+#: Statuses Mailchimp refuses to archive: such members are released instead (R4.5).
+RELEASED_STATUSES: Final = frozenset({MemberStatus.CLEANED, MemberStatus.PENDING})
+_SUBSCRIBED: Final = MemberStatus.SUBSCRIBED
+_ARCHIVED: Final = MemberStatus.ARCHIVED
 
 
 @attrs.frozen(kw_only=True)
@@ -125,19 +133,27 @@ class ChangeAddress:
 
 
 @attrs.frozen(kw_only=True)
-class Archive:
-    """Archive a managed member whose person is unlinked or gone (R4.1, R4.2)."""
+class _Removal:
+    """A managed member nobody wants any more: whose, where, and its status before (R4.3)."""
 
+    #: The AuditCase person the member was managed for.
     person_id: str
+    #: That person's kind.
     kind: PersonKind
+    #: The member's address.
     email_address: str
-    #: The status the member had before archiving, for the coupling database (R4.3).
+    #: The member's status before, kept by the coupling database as its status at removal.
     status: str
 
     @property
     def key(self) -> str:
         """The lower-cased address."""
         return self.email_address.strip().lower()
+
+
+@attrs.frozen(kw_only=True)
+class Archive(_Removal):
+    """Archive a managed member whose person is unlinked or gone (R4.1, R4.2)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -153,7 +169,7 @@ class Adopt:
     member: MailchimpMember
     #: The member's status in the audience, kept in the record (an adopted member may be
     #: ``unsubscribed``, which the R5.3 report must go on showing).
-    status: str = "subscribed"
+    status: str = MemberStatus.SUBSCRIBED
 
     @property
     def key(self) -> str:
@@ -166,8 +182,18 @@ class Adopt:
         return self.member.email_address
 
 
+@attrs.frozen(kw_only=True)
+class Release(_Removal):
+    """Stop managing a ``cleaned`` or ``pending`` member nobody wants any more (R4.5).
+
+    Sends nothing: Mailchimp refuses to archive such a member, and it receives no campaigns
+    anyway (``cleaned``) or none until it confirms (``pending``). The coupling database keeps
+    its status as the status at removal (R4.3), so re-linking never re-subscribes it.
+    """
+
+
 #: One action of a plan.
-Action = Upsert | ChangeAddress | Archive | Adopt
+Action = Upsert | ChangeAddress | Archive | Adopt | Release
 
 
 @attrs.frozen(kw_only=True)
@@ -249,7 +275,7 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
         have[key] = member
         if key not in want:
             coupling = member.coupling
-            if coupling is not None and member.status != "archived":
+            if coupling is not None and member.status != _ARCHIVED:
                 olds.setdefault(coupling.person_id, []).append(key)
 
     persons = desired.persons
@@ -267,7 +293,7 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
             continue
         coupling = found.coupling
         if (  # the common case, decided inline: a million of these per large sync
-            found.status == "subscribed"
+            found.status == _SUBSCRIBED
             and found.first_name == target.first_name
             and found.last_name == target.last_name
             and found.tags == target.tags
@@ -308,7 +334,10 @@ def _archive_orphans(
     have: Mapping[str, CurrentMember],
     held: frozenset[str],
 ) -> None:
-    """R4.1: archive the managed members nobody wants, except a held person's (R2.6)."""
+    """R4.1: archive the managed members nobody wants, except a held person's (R2.6).
+
+    A ``cleaned`` or ``pending`` one is released instead (R4.5).
+    """
     for person_id, keys in olds.items():
         if person_id in held:
             continue
@@ -317,8 +346,9 @@ def _archive_orphans(
                 member = have[key]
                 coupling = member.coupling
                 assert coupling is not None  # noqa: S101 - olds hold managed members only
+                removal = Release if member.status in RELEASED_STATUSES else Archive
                 draft.actions.append(
-                    Archive(
+                    removal(
                         person_id=person_id,
                         kind=coupling.kind,
                         email_address=member.email_address,
@@ -339,14 +369,14 @@ def _moved(
     Returns ``True`` when the wanted address is dealt with (changed to, or not to be added).
     Old members not dealt with here are archived by the final pass.
     """
-    needs_adding = member is None or member.status == "archived"
-    unsubscribed = [(key, old) for key, old in olds if old.status == "unsubscribed"]
+    needs_adding = member is None or member.status == _ARCHIVED
+    unsubscribed = [(key, old) for key, old in olds if old.status == MemberStatus.UNSUBSCRIBED]
     for key, old in unsubscribed:
         draft.consumed.add(key)
-        draft.notices.append(_notice(person, old.email_address, "unsubscribed"))
+        draft.notices.append(_notice(person, old.email_address, MemberStatus.UNSUBSCRIBED))
     if unsubscribed:
         return needs_adding  # nobody who unsubscribed is signed up again elsewhere
-    subscribed = [(key, old) for key, old in olds if old.status == "subscribed"]
+    subscribed = [(key, old) for key, old in olds if old.status == _SUBSCRIBED]
     if member is None and subscribed:
         key, old = subscribed[0]
         draft.consumed.add(key)
@@ -368,12 +398,17 @@ def _create(person: Person, member: MailchimpMember) -> Upsert:
 
 def _update(draft: _Draft, person: Person, target: MailchimpMember, member: CurrentMember) -> None:
     """Plan what an existing member needs: nothing, a record (Adopt) or an Upsert."""
-    revive = member.status == "archived"
+    revive = member.status == _ARCHIVED
     if revive:
         before = member.coupling.status_at_archive if member.coupling is not None else None
         if before in _NO_RESUBSCRIBE:
             draft.notices.append(_notice(person, member.email_address, before))
             return
+        if before == MemberStatus.PENDING:
+            # Released while pending (R4.5), so still pending in Mailchimp: its consent is
+            # awaited, and sending ``subscribed`` would skip the confirmation.
+            member = attrs.evolve(member, status=MemberStatus.PENDING)
+            revive = False
     elif member.status in _NO_RESUBSCRIBE:
         draft.notices.append(_notice(person, member.email_address, member.status))
     if (

@@ -1,0 +1,778 @@
+"""The rules of carrying a plan out: steps, and what each of Mailchimp's answers leads to.
+
+Pure core, like the planner: values in, a value out; no I/O, no clock. The runner
+(:mod:`auditcase_mailchimp._sync`) sends the request a step stands for, turns Mailchimp's answer
+into an :class:`Answer`, and asks :func:`after` what follows; this module decides every rule of
+that, and of the run around it, that SPEC.md numbers:
+
+- each action starts with one step (:func:`start`) and goes on with the step :func:`after`
+  names, until the answer finishes it: a record, a notice, a count, or a failure;
+- R5.4's fallbacks when Mailchimp will not move a member: look at the old member first; an
+  ``unsubscribed`` one stays and the new address is not added (R5.3); a gone one only moves its
+  record; a ``cleaned`` or ``pending`` one is released (R4.5); any other is archived;
+- R4.3: a record keeps the status a member had before it was archived (:func:`record_of`);
+- R5.3: an answer saying ``unsubscribed`` or ``cleaned`` puts the person on the report;
+- the managed-tag arithmetic: tags still to remove stay recorded as managed until Mailchimp
+  confirms their removal, so an interrupted run removes them next time (R4.4, R7.2);
+- the counting rule (:func:`counted`), once for the plan and for what was done;
+- R8.4: a bad row holds its person; one that names nobody holds every removal (:func:`hold`);
+- R3.2 for a push of some persons: an address another person holds stays theirs (:func:`partial`);
+- R6.3: the fingerprint of what is sent and the refused filter (:func:`without_refused`);
+- R4.3 and R4.5 when the audience is read (:func:`joined`); R7.5's mass-archive guard.
+
+Invariants (tested with hypothesis over every answer to every step):
+
+1. Every action ends after at most five steps, with no step taken twice.
+2. Every end is recorded: a failure, or a record, notice or count.
+3. A record written before the last step keeps every tag still to remove as managed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ._desired import DesiredState, conflict, desired_state
+from ._models import Coupling, CurrentMember, MailchimpMember, MemberStatus, Person, PersonKind
+from ._plan import (
+    RELEASED_STATUSES,
+    Action,
+    Adopt,
+    Archive,
+    ChangeAddress,
+    Release,
+    UnsubscribedNotice,
+    Upsert,
+)
+
+__all__ = [
+    "COUNTS",
+    "Answer",
+    "Archived",
+    "Entry",
+    "Keep",
+    "Look",
+    "Move",
+    "Moved",
+    "Note",
+    "Removal",
+    "Scope",
+    "Status",
+    "Step",
+    "Tags",
+    "Then",
+    "Write",
+    "after",
+    "counted",
+    "fingerprint",
+    "hold",
+    "joined",
+    "mass_archive",
+    "merged",
+    "partial",
+    "planned_counts",
+    "record_of",
+    "sends",
+    "stale_problems",
+    "start",
+    "too_many",
+    "without_refused",
+]
+
+#: The counters of a run, in the order the summary prints them.
+COUNTS: Final = (
+    "created",
+    "updated",
+    "archived",
+    "released",
+    "address_changes",
+    "tags_changed",
+    "adopted",
+)
+_NOTICED: Final = frozenset({MemberStatus.UNSUBSCRIBED, MemberStatus.CLEANED})
+_GONE: Final = frozenset({"", MemberStatus.ARCHIVED})
+#: R7.5: a plan removing more than this share of the managed members, and at least
+#: :data:`_MASS_MINIMUM` of them, stops unless the caller allows it.
+_MASS_SHARE: Final = 4
+_MASS_MINIMUM: Final = 20
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Note:
+    """Nothing to send: only the coupling database changes (an adopt, a release)."""
+
+    action: Adopt | Release
+
+
+@attrs.frozen(kw_only=True)
+class Entry:
+    """One entry of a batch-subscribe call: create or update one member."""
+
+    action: Upsert | ChangeAddress
+    email_address: str
+    merge_fields: Mapping[str, str]
+    tags: frozenset[str]
+    #: Send ``status: subscribed`` (re-adding an archived member).
+    send_status: bool = False
+    #: For R5.4's fallback, the old member's status as read (``""``: not in the audience);
+    #: ``None`` for an ordinary entry.
+    old_status: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Move:
+    """Change a member's address (R5.4)."""
+
+    action: ChangeAddress
+
+
+@attrs.frozen(kw_only=True)
+class Look:
+    """Read the old member after Mailchimp would not move it (R5.4's fallback)."""
+
+    action: ChangeAddress
+
+
+@attrs.frozen(kw_only=True)
+class Tags:
+    """One member-tags call: managed tags to remove, and for an address change, to add."""
+
+    action: Upsert | ChangeAddress
+    add: frozenset[str]
+    remove: frozenset[str]
+    #: The member's status from the earlier answer, for its record.
+    status: str
+    #: Whether the earlier answer said the member was created (counted as such).
+    created: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Removal:
+    """Archive one member (``DELETE``): an unlinked person's, or the old one of R5.4."""
+
+    action: Archive | ChangeAddress
+    email_address: str
+    #: The member's status before, kept as the status at archiving (R4.3).
+    status: str
+    #: For R5.4's fallback, the new member's status, for its record after the tags.
+    new_status: str = ""
+
+
+#: One step of carrying an action out.
+Step = Note | Entry | Move | Look | Tags | Removal
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """Mailchimp's answer to one step, as the rules need it.
+
+    For :class:`Look`, ``status`` is the old member's status, ``""`` when it is not in the
+    audience. For :class:`Note`, nothing was sent: the answer is ``Answer()``.
+    """
+
+    ok: bool = True
+    #: The member's status after the request (``""`` when unknown).
+    status: str = ""
+    #: A batch-subscribe entry created the member (rather than updating it).
+    created: bool = False
+    #: An address change was refused in a way R5.4 falls back from.
+    fallback: bool = False
+
+
+# --- what an answer leads to -------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Keep:
+    """Record a member as Mailchimp now holds it."""
+
+    record: CurrentMember
+
+
+@attrs.frozen(kw_only=True)
+class Moved:
+    """Move a record to its new address (the member kept its history)."""
+
+    old_email_address: str
+    record: CurrentMember
+
+
+@attrs.frozen(kw_only=True)
+class Archived:
+    """Mark a record archived or released, keeping the status it had (R4.3, R4.5)."""
+
+    email_address: str
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class Status:
+    """Store a status read from Mailchimp."""
+
+    email_address: str
+    status: str
+
+
+#: One write to the coupling database.
+Write = Keep | Moved | Archived | Status
+
+
+@attrs.frozen(kw_only=True)
+class Then:
+    """What follows an answer: writes and notices now, then a next step or the end.
+
+    The action is finished when :attr:`step` is ``None``: it failed (:attr:`failed` names what
+    was attempted; the answer's error goes to the failure overview), or it is done and adds
+    :attr:`counts`.
+    """
+
+    writes: tuple[Write, ...] = ()
+    notices: tuple[UnsubscribedNotice, ...] = ()
+    step: Step | None = None
+    #: What was attempted, when the answer is a failure: ``create``, ``update``,
+    #: ``change_address``, ``tags`` or ``archive``.
+    failed: str = ""
+    #: The counters the finished action adds.
+    counts: tuple[str, ...] = ()
+    #: The person's open failures about sending are resolved (R6.3).
+    resolves: bool = False
+
+
+def sends(actions: Iterable[Action]) -> bool:
+    """Tell whether any action sends a request (R6.4: only then are key and audience checked)."""
+    return any(not isinstance(action, Adopt | Release) for action in actions)
+
+
+def start(action: Action) -> Step:
+    """The first step of an action."""
+    if isinstance(action, Adopt | Release):
+        return Note(action=action)
+    if isinstance(action, ChangeAddress):
+        return Move(action=action)
+    if isinstance(action, Archive):
+        return Removal(action=action, email_address=action.email_address, status=action.status)
+    if action.create or action.merge_fields or action.tags_add or action.send_status:
+        return Entry(
+            action=action,
+            email_address=action.email_address,
+            merge_fields=action.merge_fields,
+            tags=action.tags_add,
+            send_status=action.send_status,
+        )
+    # only managed tags to remove: no batch-subscribe entry needed
+    status = action.previous_status or MemberStatus.SUBSCRIBED
+    return Tags(action=action, add=frozenset(), remove=action.tags_remove, status=status)
+
+
+def after(step: Step, answer: Answer) -> Then:
+    """What Mailchimp's answer to one step leads to (the step carries its action).
+
+    Args:
+        step: The step that was carried out.
+        answer: Mailchimp's answer to it (``Answer()`` for a :class:`Note`).
+
+    Returns:
+        The writes and notices, and the next step or the end of the action.
+    """
+    if isinstance(step, Note):
+        return _noted(step.action)
+    if answer.ok:
+        return _CONFIRMED[type(step)](step, answer)
+    if isinstance(step, Move) and answer.fallback:
+        return Then(step=Look(action=step.action))
+    return Then(failed=_attempt(step))
+
+
+def _attempt(step: Entry | Move | Look | Tags | Removal) -> str:
+    """What a failed step attempted, as the failure overview names it."""
+    if isinstance(step, Tags):
+        return "tags"
+    if isinstance(step, Removal):
+        return "archive" if isinstance(step.action, Archive) else "change_address"
+    action = step.action
+    if isinstance(action, ChangeAddress):
+        return "change_address"
+    return "create" if action.create else "update"
+
+
+def _done(
+    action: Action,
+    writes: tuple[Write, ...] = (),
+    *,
+    created: bool | None = None,
+    also: tuple[str, ...] = (),
+    resolves: bool = True,
+    notices: tuple[UnsubscribedNotice, ...] = (),
+) -> Then:
+    counts = counted(action, created=created) + also
+    return Then(writes=writes, notices=notices, counts=counts, resolves=resolves)
+
+
+def _noted(action: Adopt | Release) -> Then:
+    if isinstance(action, Adopt):
+        record = record_of(
+            action.person_id, action.kind, action.member, managed=action.member.tags,
+            status=action.status,
+        )  # fmt: skip
+        return _done(action, (Keep(record=record),), resolves=False)
+    return _done(action, (Archived(email_address=action.email_address, status=action.status),))
+
+
+def _record(action: Upsert | ChangeAddress, managed: frozenset[str], status: str) -> CurrentMember:
+    before = action.previous_status if isinstance(action, Upsert) else None
+    return record_of(
+        action.person_id, action.kind, action.member, managed=managed, status=status,
+        before=before,
+    )  # fmt: skip
+
+
+def _notices(action: Upsert | ChangeAddress, status: str) -> tuple[UnsubscribedNotice, ...]:
+    """R5.3: an answer saying the member is unsubscribed or cleaned puts it on the report."""
+    if status not in _NOTICED:
+        return ()
+    return (
+        UnsubscribedNotice(
+            person_id=action.person_id,
+            kind=action.kind,
+            email_address=action.email_address,
+            status=status,
+        ),
+    )
+
+
+def _entered(step: Entry, answer: Answer) -> Then:
+    action = step.action
+    # Tags still to remove stay recorded as managed until their removal is confirmed.
+    record = _record(action, action.member.tags | action.tags_remove, answer.status)
+    notices = _notices(action, answer.status)
+    old = step.old_status
+    status, created = answer.status, answer.created
+    if isinstance(action, Upsert) or old is None:
+        return _finish_tags(action, (Keep(record=record),), status, created, notices=notices)
+    if old in _GONE:  # an interrupted earlier run moved it: only the record moves
+        moved = Moved(old_email_address=action.old_email_address, record=record)
+        return _finish_tags(action, (moved,), status, created, notices=notices)
+    if old in RELEASED_STATUSES:  # R4.5: a bounced or unconfirmed address is released
+        released = Archived(email_address=action.old_email_address, status=old)
+        writes = (Keep(record=record), released)
+        return _finish_tags(action, writes, status, created, also=("released",), notices=notices)
+    removal = Removal(
+        action=action, email_address=action.old_email_address, status=old, new_status=status
+    )
+    return Then(writes=(Keep(record=record),), notices=notices, step=removal)
+
+
+def _finish_tags(
+    action: Upsert | ChangeAddress,
+    writes: tuple[Write, ...],
+    status: str,
+    created: bool,  # noqa: FBT001
+    *,
+    also: tuple[str, ...] = (),
+    notices: tuple[UnsubscribedNotice, ...] = (),
+) -> Then:
+    """After the entry: remove the managed tags AuditCase no longer wants, or finish."""
+    if action.tags_remove:
+        tags = Tags(
+            action=action, add=frozenset(), remove=action.tags_remove, status=status,
+            created=created,
+        )  # fmt: skip
+        return Then(writes=writes, notices=notices, step=tags, counts=also)
+    return _done(action, writes, created=created, also=also, notices=notices)
+
+
+def _moved(step: Move, answer: Answer) -> Then:
+    action = step.action
+    managed = (action.member.tags - action.tags_add) | action.tags_remove
+    moved = Moved(
+        old_email_address=action.old_email_address,
+        record=_record(action, managed, answer.status),
+    )
+    if action.tags_add or action.tags_remove:
+        tags = Tags(
+            action=action, add=action.tags_add, remove=action.tags_remove, status=answer.status
+        )
+        return Then(writes=(moved,), step=tags)
+    return _done(action, (moved,))
+
+
+def _looked(step: Look, answer: Answer) -> Then:
+    """R5.4 when Mailchimp would not move the member: what the old member's status says."""
+    action = step.action
+    if answer.status == MemberStatus.UNSUBSCRIBED:
+        # R5.3: left as it is, the new address not added, the person on the report
+        notice = UnsubscribedNotice(
+            person_id=action.person_id,
+            kind=action.kind,
+            email_address=action.old_email_address,
+            status=MemberStatus.UNSUBSCRIBED,
+        )
+        status = Status(email_address=action.old_email_address, status=answer.status)
+        return Then(writes=(status,), notices=(notice,))
+    member = action.member
+    entry = Entry(
+        action=action,
+        email_address=member.email_address,
+        merge_fields={"FNAME": member.first_name, "LNAME": member.last_name},
+        tags=member.tags,
+        old_status=answer.status,
+    )
+    return Then(step=entry)
+
+
+def _tagged(step: Tags, _answer: Answer) -> Then:
+    record = _record(step.action, step.action.member.tags, step.status)
+    return _done(step.action, (Keep(record=record),), created=step.created)
+
+
+def _removed(step: Removal, _answer: Answer) -> Then:
+    action = step.action
+    archived = Archived(email_address=step.email_address, status=step.status)  # R4.3
+    if isinstance(action, Archive):
+        return _done(action, (archived,))
+    return _finish_tags(action, (archived,), step.new_status, created=False)
+
+
+#: What a confirmed step leads to, by the type of step.
+_CONFIRMED: Final[Mapping[type, Callable[[Any, Answer], Then]]] = {
+    Entry: _entered,
+    Move: _moved,
+    Look: _looked,
+    Tags: _tagged,
+    Removal: _removed,
+}
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+def counted(action: Action, *, created: bool | None = None) -> tuple[str, ...]:
+    """The counters one action adds: the counting rule, for the plan and for what was done.
+
+    An upsert counts as ``created`` or ``updated`` as Mailchimp's answer says (``created``),
+    else as planned; ``tags_changed`` counts members that were there already and whose tags
+    change (a new member's tags are new).
+
+    Args:
+        action: The action.
+        created: Whether Mailchimp said the member was created; ``None`` before sending.
+
+    Returns:
+        The names of the counters, each to add one.
+    """
+    if isinstance(action, Upsert):
+        new = action.create if created is None else created
+        names: tuple[str, ...] = ("created" if new else "updated",)
+        if not action.create and (action.tags_add or action.tags_remove):
+            names += ("tags_changed",)
+        return names
+    if isinstance(action, ChangeAddress):
+        if action.tags_add or action.tags_remove:
+            return ("address_changes", "tags_changed")
+        return ("address_changes",)
+    if isinstance(action, Archive):
+        return ("archived",)
+    return ("released",) if isinstance(action, Release) else ("adopted",)
+
+
+def planned_counts(actions: Iterable[Action]) -> dict[str, int]:
+    """Every counter of :data:`COUNTS` for a plan, by the rule of :func:`counted`."""
+    counts = dict.fromkeys(COUNTS, 0)
+    for action in actions:
+        for name in counted(action):
+            counts[name] += 1
+    return counts
+
+
+# --- records (R4.3) ----------------------------------------------------------------------------
+
+
+def record_of(
+    person_id: str,
+    kind: PersonKind,
+    member: MailchimpMember,
+    *,
+    managed: frozenset[str],
+    status: str,
+    before: str | None = None,
+) -> CurrentMember:
+    """The coupling database's record of a member as Mailchimp now holds it.
+
+    ``before`` is the status the coupling last knew; when Mailchimp now reports the member
+    archived (archived by hand since), that status is kept as the status at archiving (R4.3),
+    so that re-linking never re-subscribes one who had unsubscribed (R5.3).
+
+    Args:
+        person_id: The person the member is managed for.
+        kind: That person's kind.
+        member: The member as AuditCase wants it.
+        managed: The tags the coupling set (and may remove).
+        status: Mailchimp's status now (``""`` when unknown: ``subscribed``).
+        before: The status the coupling last knew.
+
+    Returns:
+        The record.
+    """
+    status = status or MemberStatus.SUBSCRIBED
+    at_archive = None
+    if status == MemberStatus.ARCHIVED and before not in (None, MemberStatus.ARCHIVED):
+        at_archive = before
+    return CurrentMember(
+        email_address=member.email_address,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        tags=managed,
+        status=status,
+        coupling=Coupling(
+            person_id=person_id, kind=kind, tags=managed, status_at_archive=at_archive
+        ),
+    )
+
+
+def joined(read: Iterable[CurrentMember], recorded: Iterable[CurrentMember]) -> list[CurrentMember]:
+    """The current state of a reconcile: the audience as read, each with the coupling's record.
+
+    A member archived in Mailchimp since the coupling last saw it live keeps that last status
+    as its status at archiving (R4.3). A member the coupling released (R4.5) and that is still
+    ``cleaned`` or ``pending`` stays unmanaged: it is not released again every run.
+
+    Args:
+        read: Every member of the audience as read (without coupling).
+        recorded: The coupling database's records.
+
+    Returns:
+        One member per member read, with its coupling where the coupling manages it.
+    """
+    known = {m.key: m for m in recorded}
+    members = []
+    for member in read:
+        record = known.get(member.key)
+        coupling = record.coupling if record is not None else None
+        if record is not None and coupling is not None:
+            was_archived = record.status == MemberStatus.ARCHIVED
+            if member.status == MemberStatus.ARCHIVED and not was_archived:
+                coupling = attrs.evolve(coupling, status_at_archive=record.status)
+            elif was_archived and member.status in RELEASED_STATUSES:
+                coupling = None  # released (R4.5)
+        members.append(attrs.evolve(member, coupling=coupling))
+    return members
+
+
+# --- what a run covers -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Scope:
+    """What a run covers: the whole audience (a sync) or the persons given (a push)."""
+
+    #: The persons given; ``None`` for the whole audience.
+    persons: frozenset[str] | None = None
+
+    @property
+    def whole(self) -> bool:
+        """``True`` for a run over the whole audience (it saves the R5.3/R3 report)."""
+        return self.persons is None
+
+
+def hold(
+    desired: DesiredState,
+    bad_rows: Iterable[str | None],
+    present: Collection[str],
+    current: Iterable[CurrentMember],
+) -> tuple[DesiredState, bool]:
+    """R8.4 with R2.6: a bad row is no reason to remove its person.
+
+    A bad row without a usable id could be anyone, so then nobody is removed for being absent
+    from the source.
+
+    Args:
+        desired: The desired state from the rows that were read.
+        bad_rows: The person id of each bad row (``None`` when it could not be read).
+        present: The ids of the persons that were read.
+        current: The current state.
+
+    Returns:
+        The desired state with those persons held, and whether every removal is held.
+    """
+    ids = list(bad_rows)
+    held = {i for i in ids if i is not None}
+    everyone = None in ids
+    if everyone:
+        held |= {
+            m.coupling.person_id
+            for m in current
+            if m.coupling is not None and m.coupling.person_id not in present
+        }
+    if held:
+        desired = attrs.evolve(desired, held=desired.held | held)
+    return desired, everyone
+
+
+def partial(
+    persons: Iterable[Person], everything: Iterable[CurrentMember], *, removed: Iterable[str] = ()
+) -> tuple[DesiredState, list[CurrentMember]]:
+    """The desired and current state of a push of some persons (R3.2 for a partial push).
+
+    Only the members the coupling manages for these persons, and the addresses they want, are
+    planned; an address the coupling manages for a person not in the push stays theirs (the
+    person pushed is reported as a duplicate and held).
+
+    Args:
+        persons: The persons pushed.
+        everything: Every record of the coupling database.
+        removed: Ids of persons deleted or unlinked in AuditCase, to remove (R4.1).
+
+    Returns:
+        The desired state and the part of the current state the push is about.
+    """
+    chosen = list(persons)
+    ids = {p.person_id for p in chosen} | set(removed)
+    records = list(everything)
+    owners = {
+        m.key: m.coupling.person_id
+        for m in records
+        if m.coupling is not None and m.status != MemberStatus.ARCHIVED
+    }
+    desired = desired_state(chosen, owners=owners)
+    taken = {
+        key: owners[key]
+        for key, person in desired.persons.items()
+        if owners.get(key, person.person_id) not in (person.person_id, *ids)
+    }
+    if taken:
+        desired = _without_taken(desired, taken)
+    current = [
+        m
+        for m in records
+        if (m.coupling is not None and m.coupling.person_id in ids) or m.key in desired.members
+    ]
+    return desired, current
+
+
+def _without_taken(desired: DesiredState, taken: Mapping[str, str]) -> DesiredState:
+    members = dict(desired.members)
+    persons = dict(desired.persons)
+    problems = list(desired.problems)
+    held = set(desired.held)
+    for key, owner in taken.items():
+        member, person = members.pop(key), persons.pop(key)
+        held.add(person.person_id)
+        problems.append(conflict(person, member.email_address, (owner,), pushed=False))
+    return DesiredState(
+        members=members, persons=persons, problems=tuple(problems), held=frozenset(held)
+    )
+
+
+def stale_problems(
+    open_problems: Iterable[tuple[str, str]], desired: DesiredState, scope: Scope
+) -> list[tuple[str, str]]:
+    """The open problems (R2.6, R3) no longer found, to resolve (R6.3).
+
+    A push says nothing about persons it was not given.
+
+    Args:
+        open_problems: ``(person_id, category)`` of each open entry found before sending.
+        desired: This run's desired state, with its problems.
+        scope: What the run covers.
+
+    Returns:
+        The ``(person_id, category)`` pairs to resolve.
+    """
+    found = {(p.person_id, p.category.value) for p in desired.problems}
+    asked: set[str] | None = None
+    if scope.persons is not None:
+        asked = set(desired.held) | {p.person_id for p in desired.persons.values()}
+        asked |= scope.persons
+    return [
+        (person_id, category)
+        for person_id, category in open_problems
+        if (asked is None or person_id in asked) and (person_id, category) not in found
+    ]
+
+
+# --- R6.3: not sending refused data again ------------------------------------------------------
+
+
+def fingerprint(action: Upsert | ChangeAddress | Archive) -> str:
+    """What would be sent for an action, hashed: equal fingerprints, same request (R6.3).
+
+    Args:
+        action: An action that sends a request.
+
+    Returns:
+        32 hexadecimal digits.
+    """
+    if isinstance(action, Archive):
+        body: dict[str, object] = {"archive": action.key}
+    else:
+        body = {
+            "address": action.key,
+            "from": action.old_email_address.lower() if isinstance(action, ChangeAddress) else "",
+            "merge_fields": dict(sorted(action.merge_fields.items())),
+            "add": sorted(action.tags_add),
+            "remove": sorted(action.tags_remove),
+            "status": isinstance(action, Upsert) and action.send_status,
+        }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def without_refused(
+    actions: Sequence[Action], refused: Mapping[str, str]
+) -> tuple[tuple[Action, ...], int]:
+    """R6.3: leave out the actions that would send data Mailchimp refused before.
+
+    Args:
+        actions: The plan's actions.
+        refused: The fingerprint of each person's open refusal, by person id.
+
+    Returns:
+        The actions to carry out, and how many were left out.
+    """
+    kept: list[Action] = []
+    for action in actions:
+        if not isinstance(action, Adopt | Release):
+            before = refused.get(action.person_id)
+            if before is not None and before == fingerprint(action):
+                continue
+        kept.append(action)
+    return tuple(kept), len(actions) - len(kept)
+
+
+# --- the run's report ---------------------------------------------------------------------------
+
+
+def merged(
+    planned: Iterable[UnsubscribedNotice], learned: Iterable[UnsubscribedNotice]
+) -> tuple[UnsubscribedNotice, ...]:
+    """The R5.3 list: what the plan knew and what Mailchimp's answers told, once each."""
+    unique = {(n.person_id, n.email_address.lower()): n for n in (*planned, *learned)}
+    return tuple(sorted(unique.values(), key=lambda n: (n.person_id, n.email_address.lower())))
+
+
+def mass_archive(actions: Sequence[Action], current: Iterable[CurrentMember]) -> tuple[int, int]:
+    """R7.5: how many members the plan removes, and how many the coupling manages.
+
+    Args:
+        actions: The actions to carry out.
+        current: The current state.
+
+    Returns:
+        ``(removals, managed)``; the run stops when :func:`too_many` says so.
+    """
+    removals = sum(1 for a in actions if isinstance(a, Archive | Release))
+    managed = sum(
+        1 for m in current if m.coupling is not None and m.status != MemberStatus.ARCHIVED
+    )
+    return removals, managed
+
+
+def too_many(removals: int, managed: int) -> bool:
+    """R7.5: more than a quarter of the managed members, and at least 20."""
+    return removals >= _MASS_MINIMUM and removals * _MASS_SHARE > managed
