@@ -25,8 +25,7 @@ What it promises:
   answer) or who has a data problem (no address, an invalid or shared address) is in the
   failure overview (R6); the worker logs the person id and drops the save.
 - **A person deleted in AuditCase is archived** (R4.1) by the ``remove`` callable:
-  ``auditcase_mailchimp.remove_persons`` when the library has it, else
-  :func:`archive_as_unlinked`.
+  ``auditcase_mailchimp.remove_persons`` unless the plugin gives its own.
 
 The queue lives in memory: what is queued when the plugin stops is logged by
 :meth:`PushWorker.close` and pushed by the next nightly sync.
@@ -61,7 +60,7 @@ from auditcase_mailchimp import (
     push_persons,
 )
 
-__all__ = ["PushWorker", "Remove", "archive_as_unlinked", "person_from_record"]
+__all__ = ["PushWorker", "Remove", "person_from_record"]
 
 log = logging.getLogger("auditcase_plugin.mailchimp")
 
@@ -111,36 +110,6 @@ class Remove(Protocol):
         ...
 
 
-def archive_as_unlinked(
-    person_ids: Iterable[str], /, *, store: CouplingStore, client: MailchimpClient, list_id: str
-) -> SyncReport:
-    """Archive the members of deleted persons by pushing each as an unlinked person (R4.1).
-
-    For a library without ``remove_persons``: :func:`~auditcase_mailchimp.push_persons` archives
-    the members the coupling manages for a person who is not linked, whatever the other fields.
-
-    Args:
-        person_ids: The AuditCase ids of the deleted persons.
-        store: The coupling database.
-        client: The Mailchimp client.
-        list_id: The audience id.
-
-    Returns:
-        The report of the push.
-    """
-    gone = [
-        Person(person_id=person_id, kind=PersonKind.CLIENT_PERSON, linked=False)
-        for person_id in person_ids
-    ]
-    return push_persons(gone, store=store, client=client, list_id=list_id)
-
-
-def _library_remove() -> Remove:
-    """``auditcase_mailchimp.remove_persons`` where the library has it, else the stand-in."""
-    found: Remove | None = getattr(auditcase_mailchimp, "remove_persons", None)
-    return archive_as_unlinked if found is None else found
-
-
 @dataclass(eq=False)
 class _Entry:
     """One queued change of one person: a save (the person) or a deletion (``None``)."""
@@ -155,8 +124,8 @@ class PushWorker:
         store: The coupling database, the same file as the nightly sync's.
         client: The Mailchimp client.
         list_id: The audience id.
-        remove: Archives the members of deleted persons; ``remove_persons`` of the library
-            when it has one, else :func:`archive_as_unlinked`.
+        remove: Archives the members of deleted persons; the library's ``remove_persons``
+            unless given.
         backoff: The wait between rounds that failed: ``backoff.backoff(n)`` seconds after the
             ``n``-th failed round in a row (only ``initial_wait``, ``max_wait``, ``jitter`` and
             ``rng`` count).
@@ -180,7 +149,7 @@ class PushWorker:
         self.store = store
         self.client = client
         self.list_id = list_id
-        self.remove = _library_remove() if remove is None else remove
+        self.remove = auditcase_mailchimp.remove_persons if remove is None else remove
         self.backoff = backoff
         self.batch_size = batch_size
         self._closing = threading.Event()

@@ -371,3 +371,38 @@ def test_an_absurd_entry_id_is_a_usage_error(cli: Cli, export: Path) -> None:
     """R9.3: an id SQLite cannot hold is refused by the argument parser, exit 2."""
     cli.sync(export)
     assert cli("failures", "dismiss", "99999999999999999999", "--db", cli.db) == 2
+
+
+def test_a_mass_archive_stops_before_sending_unless_allowed(cli: Cli, tmp_path: Path) -> None:
+    """R7.5, R9.1: archiving over a quarter (and 20+) stops with exit 2; the flag lets it go."""
+    many = [person(str(i), f"p{i}@example.nl") for i in range(1, 41)]
+    export = tmp_path / "export.jsonl"
+    write_export(export, many)
+    assert cli.sync(export) == 0
+    write_export(export, many[:19])  # 21 of 40 unlinked at once: a broken export?
+    sent = len(cli.fake.requests)
+    assert cli.sync(export, "--dry-run") == 0
+    assert "--allow-mass-archive" in cli.out
+    assert cli.sync(export, "--json") == 2
+    error = json.loads(cli.out)
+    assert error["error"] == "mass_archive"
+    assert "21 of the 40" in error["message"]
+    assert len(cli.fake.requests) == sent  # nothing sent
+    assert cli.sync(export, "--allow-mass-archive") == 0
+    assert len(cli.fake.audience().members(status="archived")) == 21
+
+
+def test_another_audience_on_the_same_database_stops_before_sending(
+    cli: Cli, export: Path, fake: FakeMailchimp
+) -> None:
+    """R4.6: the database records its audience; another --list-id stops, naming both ids."""
+    assert cli.sync(export) == 0
+    sent = len(fake.requests)
+    code = cli(
+        "sync", "--source", str(export), "--list-id", "ffffffffff", "--api-url", fake.url,
+        "--db", cli.db,
+    )  # fmt: skip
+    assert code == 2
+    assert fake.list_id in cli.err
+    assert "ffffffffff" in cli.err
+    assert len(fake.requests) == sent

@@ -13,8 +13,8 @@ import pytest
 
 from auditcase_mailchimp import (
     Archive,
-    AuditCaseMailchimpError,
     FailureInput,
+    MassArchiveError,
     PersonKind,
     Plan,
     Problem,
@@ -410,14 +410,11 @@ def test_sync_output_of_a_built_report_validates() -> None:
 
 
 def test_a_mass_archive_stop_names_the_flag() -> None:
-    """R7.5, R9.6: the runner's MassArchiveError is an error object naming --allow-mass-archive."""
-
-    class MassArchiveError(AuditCaseMailchimpError):  # the runner's class, by name (R7.5)
-        pass
-
+    """R7.5, R9.6: MassArchiveError is an error object naming the count and --allow-mass-archive."""
     ctx = _Context(argparse.Namespace(), {}, _SafeStream(io.StringIO()),
                    _SafeStream(io.StringIO()), EN)  # fmt: skip
-    code, message = _explain(MassArchiveError("the plan would archive 30 of 40 members"), ctx)
+    code, message = _explain(MassArchiveError(count=30, managed=40), ctx)
     assert code == "mass_archive"
+    assert "30 of the 40" in message
     assert "--allow-mass-archive" in message
     _validate("error", {"error": code, "message": message, "exit_status": 2})

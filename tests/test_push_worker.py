@@ -29,6 +29,7 @@ from auditcase_mailchimp import (
     RetryPolicy,
     SQLiteStore,
     SyncReport,
+    remove_persons,
 )
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
@@ -290,9 +291,7 @@ def test_the_remove_callable_gets_the_deleted_ids(
         person_ids: Iterable[str], /, *, store: CouplingStore, client: MailchimpClient, list_id: str
     ) -> SyncReport:
         calls.append(list(person_ids))
-        report: SyncReport = push_worker.archive_as_unlinked(
-            calls[-1], store=store, client=client, list_id=list_id
-        )
+        report: SyncReport = remove_persons(calls[-1], store=store, client=client, list_id=list_id)
         return report
 
     worker = push_worker.PushWorker(store=store, client=client, list_id=fake.list_id, remove=remove)
@@ -316,9 +315,7 @@ def test_an_unexpected_error_is_survived(
     ) -> SyncReport:
         if failing.pop():
             raise RuntimeError("the plugin's own bug")
-        report: SyncReport = push_worker.archive_as_unlinked(
-            person_ids, store=store, client=client, list_id=list_id
-        )
+        report: SyncReport = remove_persons(person_ids, store=store, client=client, list_id=list_id)
         return report
 
     worker = push_worker.PushWorker(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from auditcase_mailchimp import (
+    CurrentMember,
     ExportFile,
     Person,
     PersonKind,
@@ -427,6 +428,38 @@ def test_push_persons_keeps_an_address_another_person_holds(world: World) -> Non
         )
     assert [p.category.value for p in report.problems] == ["duplicate_address"]
     assert world.members()["jan@example.nl"].last_name == "Jansen 1"
+
+
+class _NoScanStore(SQLiteStore):
+    """A real store that refuses whole-table reads, to show what a push reads."""
+
+    def load_current(self) -> list[CurrentMember]:
+        """Refuse: a push of a few persons must not read every record."""
+        raise AssertionError("a push read the whole coupling database")
+
+    def owners(self) -> dict[str, str]:
+        """Refuse likewise."""
+        raise AssertionError("a push read every owner")
+
+
+def test_push_persons_reads_only_its_persons_and_addresses(world: World) -> None:
+    """Issue 12.7: a push looks up its persons and addresses; R3.2 still sees other owners."""
+    world.sync(BASE)
+    with _NoScanStore(world.db) as store:
+        moved = push_persons(
+            [person("1", "jan.nieuw@example.nl", correspondence_groups=("Nieuwsbrief", "Fiscaal"))],
+            store=store,
+            client=world.client,
+            list_id=world.fake.list_id,
+        )
+        taken = push_persons(
+            [person("9", "piet@example.nl", kind=CONTACT)],
+            store=store,
+            client=world.client,
+            list_id=world.fake.list_id,
+        )
+    assert moved.address_changes == 1
+    assert [p.category.value for p in taken.problems] == ["duplicate_address"]
 
 
 def test_bad_rows_hold_their_persons(world: World) -> None:

@@ -32,12 +32,14 @@ import attrs
 from ._client import MailchimpClient, MemberOutcome
 from ._credentials import ApiKey, OAuthToken
 from ._errors import (
+    AudienceMismatchError,
     AudienceNotFoundError,
     AuditCaseMailchimpError,
     AuthenticationError,
     ConfigurationError,
     InvalidInputError,
     MailchimpError,
+    MassArchiveError,
     SourceError,
 )
 from ._i18n import LANGUAGES, detect_language, translations
@@ -221,6 +223,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--retry-failed", action="store_true", help="re-send persons Mailchimp refused"
+    )
+    run.add_argument(
+        "--allow-mass-archive",
+        action="store_true",
+        help="go ahead when more than a quarter of the managed members would be archived (R7.5)",
     )
     run.add_argument(
         "--fail-on-open-refusals",
@@ -449,14 +456,18 @@ def _explain(error: Exception, ctx: _Context) -> tuple[str, str]:  # noqa: C901,
         return "source", _flagged(str(error), getattr(ctx.args, "source", ""), "--source")
     if isinstance(error, StoreError):
         return "database", _flagged(str(error), getattr(ctx.args, "db", ""), "--db")
-    if type(error).__name__ == "MassArchiveError":  # R7.5, raised by the runner before sending
-        message = str(error)
-        if "--allow-mass-archive" not in message:
-            message += " " + tr.gettext(
-                "(check the export; if the removals are wanted, run again with "
-                "--allow-mass-archive)"
-            )
-        return "mass_archive", message
+    if isinstance(error, MassArchiveError):  # R7.5: stopped before anything was sent
+        return "mass_archive", tr.gettext(
+            "the sync would archive {count} of the {managed} members the coupling manages "
+            "(more than a quarter); nothing was sent. Check the export; if the removals are "
+            "wanted, run again with --allow-mass-archive"
+        ).format(count=error.count, managed=error.managed)
+    if isinstance(error, AudienceMismatchError):  # R4.6: stopped before anything was sent
+        return "audience", tr.gettext(
+            "the coupling database (--db) belongs to audience {recorded}, not {given} "
+            "(--list-id); nothing was sent. Use --list-id {recorded}, or another --db for "
+            "audience {given}"
+        ).format(recorded=error.recorded, given=error.given)
     if isinstance(error, ConfigurationError | InvalidInputError):
         return "usage", str(error)
     if isinstance(error, MailchimpError):
@@ -563,6 +574,7 @@ def _sync(ctx: _Context) -> int:  # noqa: C901, PLR0912 - one run, told in order
                 dry_run=args.dry_run,
                 reconcile=args.reconcile,
                 retry_failed=args.retry_failed,
+                allow_mass_archive=args.allow_mass_archive,
                 progress=progress,
             )
             if args.fail_on_open_refusals:

@@ -101,9 +101,6 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: The old name of :meth:`MemberResult.failed`, kept for code that imported it.
-_failed = MemberResult.failed
-
 
 def _subscribe_entry(item: UpsertItem) -> WireSubscribeMember:
     from ._mailchimp_wire import WireSubscribeMember  # noqa: PLC0415 - not at start-up

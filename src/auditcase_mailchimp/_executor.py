@@ -24,7 +24,6 @@ from ._client import (
     MemberOutcome,
     MemberResult,
     UpsertItem,
-    _failed,
 )
 from ._errors import ErrorCategory, MailchimpError
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
@@ -151,7 +150,9 @@ class Executor:
             try:
                 found = self.client.get_member(self.list_id, address)
             except MailchimpError as error:
-                return _failed(step.action.email_address, FailureDetail.from_error(error))
+                return MemberResult.failed(
+                    step.action.email_address, FailureDetail.from_error(error)
+                )
             status = found.status if found is not None else ""
             return MemberResult(email_address=address, outcome=MemberOutcome.UPDATED, status=status)
         if isinstance(step, Tags):

@@ -18,7 +18,7 @@ from typing import Final
 import attrs
 
 from ._desired import Problem, ProblemCategory
-from ._plan import Adopt, Archive, ChangeAddress, UnsubscribedNotice, Upsert
+from ._plan import Action, Archive, ChangeAddress, UnsubscribedNotice, Upsert
 from ._source import RowError
 from ._store import Failure, FailureInput
 from ._sync import SyncReport
@@ -189,6 +189,8 @@ class SyncSummary:
     failures: int
     unsubscribed: int
     removals_held: bool
+    #: A real run would stop before sending: too many removals (R7.5).
+    mass_archive_blocked: bool
     #: The problems and failures, grouped by reason; each person in one group, once.
     groups: tuple[ProblemGroup, ...]
     #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3).
@@ -323,7 +325,7 @@ def unsubscribed_lines(notices: Iterable[UnsubscribedNotice]) -> tuple[PersonLin
     return tuple(_notice_line(n) for n in notices)
 
 
-def _plan_counts(actions: Sequence[Upsert | ChangeAddress | Archive | Adopt]) -> PlanCounts:
+def _plan_counts(actions: Sequence[Action]) -> PlanCounts:
     create = update = archive = change = 0
     for action in actions:
         if isinstance(action, Upsert):
@@ -417,6 +419,7 @@ def summarise(
         failures=len(report.failures),
         unsubscribed=len(report.unsubscribed),
         removals_held=report.removals_held,
+        mass_archive_blocked=report.mass_archive_blocked,
         groups=groups,
         unsubscribed_persons=unsubscribed_lines(report.unsubscribed),
         duration_seconds=round(duration_seconds, 3),
@@ -636,7 +639,36 @@ def plan_line(counts: PlanCounts, tr: gettext.NullTranslations) -> str:
     return tr.gettext("Plan: {parts}.").format(parts=", ".join(parts))
 
 
-def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:  # noqa: C901 - one line per fact
+def _removal_notes(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:
+    """What the run did or would do instead of archiving: releases (R4.5), guards (R7.5, R8.4)."""
+    notes: list[str] = []
+    if summary.released:
+        notes.append(
+            tr.ngettext(
+                "{n} bounced or pending member released instead of archived (R4.5).",
+                "{n} bounced or pending members released instead of archived (R4.5).",
+                summary.released,
+            ).format(n=summary.released)
+        )
+    if summary.mass_archive_blocked:
+        notes.append(
+            tr.gettext(
+                "A real run would stop here: it would archive more than a quarter of the members "
+                "the coupling manages (R7.5). Check the export; if the removals are wanted, run "
+                "with --allow-mass-archive."
+            )
+        )
+    if summary.removals_held:
+        notes.append(
+            tr.gettext(
+                "Nobody was archived: a row of the export could not be read with certainty, "
+                "so removals wait for a clean export (R8.4)."
+            )
+        )
+    return notes
+
+
+def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:
     """The summary of a sync in plain words (R9.1), in the catalog's language.
 
     Args:
@@ -695,21 +727,7 @@ def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[s
             tags=summary.tags_changed,
         )
         lines.append(done)
-    if summary.released:
-        lines.append(
-            tr.ngettext(
-                "{n} bounced or pending member released instead of archived (R4.5).",
-                "{n} bounced or pending members released instead of archived (R4.5).",
-                summary.released,
-            ).format(n=summary.released)
-        )
-    if summary.removals_held:
-        lines.append(
-            tr.gettext(
-                "Nobody was archived: a row of the export could not be read with certainty, "
-                "so removals wait for a clean export (R8.4)."
-            )
-        )
+    lines.extend(_removal_notes(summary, tr))
     if summary.groups or summary.skipped_refused:
         lines.append("")
         to_fix = summary.problems + summary.failures + summary.skipped_refused

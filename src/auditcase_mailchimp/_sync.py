@@ -29,9 +29,9 @@ import attrs
 
 from ._client import AudienceMember, MailchimpClient
 from ._desired import DesiredState, ProblemCategory, desired_state
-from ._errors import MassArchiveError
+from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import Executor, Progress
-from ._models import CurrentMember, Person
+from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
 from ._report import SyncReport
 from ._source import ExportFile, PersonSource
@@ -109,6 +109,8 @@ def sync(
         MassArchiveError: The plan removes too many members and ``allow_mass_archive`` is
             false; nothing was sent or written (R7.5). A dry run does not raise: its report
             says :attr:`SyncReport.mass_archive_blocked`.
+        AudienceMismatchError: The coupling database belongs to another audience (R4.6);
+            nothing was sent or written.
         StoreBusyError: Another sync or push holds the coupling database.
     """
     report = progress or _no_progress
@@ -116,6 +118,7 @@ def sync(
     row_errors = tuple(source.row_errors) if isinstance(source, ExportFile) else ()
     report("read", len(persons), len(persons))
     with _run_lock(store, dry_run=dry_run):
+        _check_bound(store, list_id)
         if reconcile:
             read = [_as_current(m) for m in client.read_members(list_id)]
             current = joined(read, store.load_current())
@@ -158,9 +161,10 @@ def push_persons(
     for a person not in the call is a duplicate (R3.2: the person already pushed keeps it).
     The same path as :func:`sync` records the same way and returns the same report.
 
-    It reads the coupling database's records once per call (about 0.3 s at 10,000 members),
-    checks the key and audience with one request when there is something to send, and holds
-    the database's run lock while it reads and works, so push from one worker at a time.
+    It reads only the records of these persons and of the addresses they use (indexed
+    lookups, so its cost does not grow with the database), checks the key and audience with
+    one request when there is something to send, and holds the database's run lock while it
+    reads and works, so push from one worker at a time.
 
     Args:
         persons: The persons to push (linked or not: an unlinked one is archived, R4.1).
@@ -176,6 +180,8 @@ def push_persons(
 
     Raises:
         MailchimpError: The key or the audience is wrong; nothing was written.
+        AudienceMismatchError: The coupling database belongs to another audience (R4.6);
+            nothing was sent or written.
         StoreBusyError: Another sync or push holds the coupling database.
         StoreError: The coupling database cannot be read or written.
     """
@@ -209,6 +215,8 @@ def remove_persons(
 
     Raises:
         MailchimpError: The key or the audience is wrong; nothing was written.
+        AudienceMismatchError: The coupling database belongs to another audience (R4.6);
+            nothing was sent or written.
         StoreBusyError: Another sync or push holds the coupling database.
         StoreError: The coupling database cannot be read or written.
     """
@@ -225,7 +233,17 @@ def _push(
     retry_failed: bool,
 ) -> SyncReport:
     with run.store.lock():
-        desired, current = partial(persons, run.store.load_current(), removed=removed)
+        _check_bound(run.store, run.list_id)
+        # Indexed lookups of just these persons and the addresses they may want (issue 12.7).
+        keys = {
+            address_key(address)
+            for person in persons
+            for address in (person.contact_email, person.company_email)
+            if address.strip()
+        }
+        ids = {p.person_id for p in persons} | set(removed)
+        records = run.store.load_current_for(ids, keys)
+        desired, current = partial(persons, records, removed=removed)
         given = frozenset({p.person_id for p in persons} | set(removed))
         start = SyncReport(
             dry_run=False,
@@ -241,6 +259,17 @@ def _push(
             retry_failed=retry_failed,
             allow_mass_archive=True,
         )
+
+
+def _check_bound(store: CouplingStore, list_id: str) -> None:
+    """R4.6: a coupling database recorded for another audience stops the run before anything.
+
+    Raises:
+        AudienceMismatchError: The database belongs to another audience.
+    """
+    recorded = store.audience_id()
+    if recorded is not None and recorded != list_id:
+        raise AudienceMismatchError(recorded=recorded, given=list_id)
 
 
 @contextlib.contextmanager
@@ -314,6 +343,7 @@ def _run(
     if sends(actions):
         # R6.4: a bad key or audience stops the run here, before anything is written
         run.client.check_audience(run.list_id)
+        store.bind_audience(run.list_id)  # R4.6: the audience exists; the database is its own
     run_id = store.begin_run(dry_run=False, reconcile=report.reconcile)
     executor = Executor(store, run.client, run.list_id, run.progress, total=len(actions))
     if report.reconcile:
