@@ -1,8 +1,10 @@
 """The fake Mailchimp server: a real threaded HTTP server on 127.0.0.1, audiences in memory.
 
-See :class:`FakeMailchimp`. The rules of the audiences are in ``_audience.py``; requests are
-validated against the request schemas of Mailchimp's spec shipped as ``request_schemas.json``
+See :class:`FakeMailchimp`. The rules of the audiences are in ``_audience.py``, the operations
+served in ``_routes.py`` (its route table), ``/batches`` in ``_batches.py``. Requests are
+validated against the request schemas of Mailchimp's spec shipped as ``request_schemas*.json``
 (``_schema.py``), and refused in Mailchimp's "Invalid Resource" shape when they do not fit.
+Every refusal is a problem document, never a traceback or an HTML page (MAILCHIMP.md §6.1).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
@@ -25,12 +27,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 
-from ._audience import FakeAudience, Problem, not_found
-from ._schema import compiled_body_checks, load_request_schemas, query_problems
+from ._audience import FakeAudience
+from ._batches import Batches
+from ._problems import Problem, invalid_resource, not_found
+from ._routes import NO_BODY, Call, match, refuse_unhonoured, shaped
+from ._schema import compiled_served_checks, query_problems, served_schemas
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_LIST_ID",
+    "TRIGGERED_ERRORS",
     "FakeMailchimp",
     "Fault",
     "FaultKind",
@@ -44,13 +50,49 @@ DEFAULT_LIST_ID: Final = "a1b2c3d4e5"
 
 _ERROR_TYPE: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
 _LINK: Final = (
-    '<https://us6.api.mailchimp.com/schema/3.0/ProblemDetailDocument.json>; rel="describedBy"'
+    "<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; "
+    'rel="describedBy"'
 )
-_INVALID_RESOURCE: Final = (
-    "The resource submitted could not be validated. For field-specific details, see the "
-    "'errors' array."
-)
-_NO_BODY: Final = object()
+_JSON: Final = "application/json; charset=utf-8"
+#: ``X-Trigger-Error`` names and the problem each forces (MAILCHIMP.md §6.1, §6.2).
+TRIGGERED_ERRORS: Final = {
+    "BadRequest": (400, "Bad Request", "The fake answered as X-Trigger-Error asked."),
+    "InvalidAction": (400, "Invalid Action", "The action is not valid for this resource."),
+    "InvalidResource": (400, "Invalid Resource", "The resource submitted could not be validated."),
+    "JSONParseError": (400, "JSON Parse Exception", "We encountered an unspecified JSON error."),
+    "APIKeyMissing": (401, "API Key Missing", "Your request did not include an API key."),
+    "APIKeyInvalid": (
+        401,
+        "API Key Invalid",
+        "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+    ),
+    "Forbidden": (403, "Forbidden", "You are not permitted to access this resource."),
+    "UserDisabled": (403, "User Disabled", "This account has been disabled."),
+    "WrongDatacenter": (403, "Wrong Datacenter", "The API key belongs to another data centre."),
+    "ResourceNotFound": (404, "Resource Not Found", "The requested resource could not be found."),
+    "MethodNotAllowed": (405, "Method Not Allowed", "The requested method is not allowed."),
+    "ResourceNestingTooDeep": (414, "Resource Nesting Too Deep", "Too many path segments."),
+    "InvalidMethodOverride": (
+        422,
+        "Invalid Method Override",
+        "X-HTTP-Method-Override is allowed only on POST requests.",
+    ),
+    "UpgradeRequired": (426, "Upgrade Required", "Use HTTPS with TLS 1.2 or newer."),
+    "TooManyRequests": (
+        429,
+        "Too Many Requests",
+        "You have exceeded the limit of 10 simultaneous connections.",
+    ),
+    "InternalServerError": (
+        500,
+        "Internal Server Error",
+        (
+            "A deep, internal error has occurred during the processing of your request. "
+            "Please contact support."
+        ),
+    ),
+}
+_OVERRIDABLE: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
 class FaultKind(enum.StrEnum):
@@ -193,8 +235,8 @@ class _Reply:
 
 
 def _problem_reply(problem: Problem, request_id: str) -> _Reply:
-    document: dict[str, Any] = {
-        "type": _ERROR_TYPE,
+    document: dict[str, Any] = {"type": _ERROR_TYPE} if problem.typed else {}
+    document |= {
         "title": problem.title,
         "status": problem.status,
         "detail": problem.detail,
@@ -212,10 +254,10 @@ def _problem_reply(problem: Problem, request_id: str) -> _Reply:
 
 
 def _json_reply(status: int, document: Any, request_id: str) -> _Reply:
-    if document is _NO_BODY:
-        return _Reply(status, (("X-Request-Id", request_id),), b"")
+    headers = (("Content-Type", _JSON), ("X-Request-Id", request_id))
+    if document is NO_BODY:  # 204: no body, the JSON content type as recorded (P15)
+        return _Reply(status, headers, b"")
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    headers = (("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", request_id))
     return _Reply(status, headers, body)
 
 
@@ -243,77 +285,6 @@ def _fault_reply(fault: Fault, request_id: str) -> _Reply:
     phrase = HTTPStatus(fault.status).phrase
     page = f"<html><body><h1>{fault.status} {phrase}</h1></body></html>".encode("ascii")
     return _Reply(fault.status, (("Content-Type", "text/html"),), page)
-
-
-def _select(document: Any, tree: Mapping[str, Any]) -> Any:
-    """Keep only the dotted ``fields`` (a tree of names) of a document (MAILCHIMP.md §2.4)."""
-    if isinstance(document, list):
-        return [_select(item, tree) for item in document]
-    if not isinstance(document, dict):
-        return document
-    return {
-        name: _select(document[name], sub) if sub else document[name]
-        for name, sub in tree.items()
-        if name in document
-    }
-
-
-def _drop(document: Any, tree: Mapping[str, Any]) -> Any:
-    """Leave out the dotted ``exclude_fields`` of a document."""
-    if isinstance(document, list):
-        return [_drop(item, tree) for item in document]
-    if not isinstance(document, dict):
-        return document
-    return {
-        name: _drop(value, tree[name]) if tree.get(name) else value
-        for name, value in document.items()
-        if name not in tree or tree[name]
-    }
-
-
-def _field_tree(text: str) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path in filter(None, (p.strip() for p in text.split(","))):
-        node = tree
-        for name in path.split("."):
-            node = node.setdefault(name, {})
-    return tree
-
-
-def _shape(document: Any, query: Mapping[str, str]) -> Any:
-    if "fields" in query and "exclude_fields" in query:
-        raise Problem(400, "Bad Request", "fields and exclude_fields are mutually exclusive")
-    if "fields" in query:
-        return _select(document, _field_tree(query["fields"]))
-    if "exclude_fields" in query:
-        return _drop(document, _field_tree(query["exclude_fields"]))
-    return document
-
-
-#: Path shapes the fake serves, by number of segments after ``/3.0``.
-_ROUTES: Final = {
-    ("ping",): "/ping",
-    ("lists", None): "/lists/{list_id}",
-    ("lists", None, "members"): "/lists/{list_id}/members",
-    ("lists", None, "members", None): "/lists/{list_id}/members/{subscriber_hash}",
-    ("lists", None, "members", None, "tags"): "/lists/{list_id}/members/{subscriber_hash}/tags",
-    ("lists", None, "members", None, "actions", "delete-permanent"): (
-        "/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent"
-    ),
-}
-
-
-def _route(segments: Sequence[str]) -> str | None:
-    for shape, template in _ROUTES.items():
-        if len(shape) == len(segments) and all(
-            want is None or want == got for want, got in zip(shape, segments, strict=True)
-        ):
-            return template
-    return None
-
-
-def _int(query: Mapping[str, str], name: str, default: int) -> int:
-    return int(query.get(name, default))
 
 
 class _Server(ThreadingHTTPServer):
@@ -440,6 +411,8 @@ class FakeMailchimp:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        #: The ``/batches`` of this fake (``hold``/``release``/``wait`` for tests).
+        self.batches = Batches(self._run_operation, self._batch_delay, self._stopping, self._origin)
 
     def __repr__(self) -> str:
         """Show the address and the audiences, never the key."""
@@ -460,6 +433,9 @@ class FakeMailchimp:
         server = _Server((self._host, self._port), _Handler)
         server.fake = self
         self._server = server
+        with self._lock:
+            for audience in self._audiences.values():
+                audience.links_base = self.url
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -484,6 +460,7 @@ class FakeMailchimp:
                 connection.shutdown(socket.SHUT_RDWR)
         server.server_close()
         thread.join()
+        self.batches.stop()
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -534,6 +511,8 @@ class FakeMailchimp:
         """Create another (empty) audience."""
         with self._lock:
             audience = self._audiences[list_id] = FakeAudience(list_id, self._lock, name)
+            if self._server is not None:
+                audience.links_base = self.url
             return audience
 
     @property
@@ -730,97 +709,133 @@ class FakeMailchimp:
             )
 
     def _respond(self, incoming: _Incoming) -> _Reply:
-        """Authenticate, route, validate against the spec, then carry the request out."""
+        """Authenticate, apply the test headers, then route and carry the request out."""
+        if incoming.path.startswith("/batch-results/"):
+            return self._batch_results(incoming)
         self._authorised(incoming.headers)
-        segments, template, key = _resolve(incoming)
-        if template == "/ping":
-            return _json_reply(200, {"health_status": "Everything's Chimpy!"}, incoming.request_id)
-        audience = self._audiences.get(segments[1])
-        if audience is None:
+        method = incoming.method
+        override = incoming.headers.get("x-http-method-override")
+        if override is not None:
+            if method != "POST" or override.upper() not in _OVERRIDABLE:
+                raise Problem(
+                    422,
+                    "Invalid Method Override",
+                    "X-HTTP-Method-Override is allowed only on POST requests, naming GET, "
+                    "POST, PUT, PATCH or DELETE.",
+                )
+            method = override.upper()
+        trigger = incoming.headers.get("x-trigger-error")
+        if trigger is not None:
+            raise _triggered(trigger)
+        return self._dispatch(
+            method,
+            incoming.path,
+            incoming.query,
+            incoming.body,
+            incoming.request_id,
+            parse_error=incoming.parse_error,
+        )
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        request_id: str,
+        *,
+        parse_error: str = "",
+    ) -> _Reply:
+        """Route, validate against the spec, then carry the request out (HTTP and batches)."""
+        if not path.startswith("/3.0/") and path != "/3.0":
             raise not_found()
-        with self._lock:
-            if len(segments) <= 3:  # noqa: PLR2004 - the audience, or its member list
-                document = _audience_call(audience, key, incoming)
-            else:
-                member = audience.find(segments[3])
-                if member is None:
-                    raise not_found()
-                document = _member_call(audience, member, key, incoming)
-        if document is _NO_BODY:
-            return _json_reply(204, _NO_BODY, incoming.request_id)
-        return _json_reply(200, _shape(document, incoming.query), incoming.request_id)
-
-
-def _resolve(incoming: _Incoming) -> tuple[list[str], str, str]:
-    """Route a request and validate it against the spec's request schemas."""
-    path = incoming.path
-    if not path.startswith("/3.0/"):
-        raise not_found()
-    segments = [unquote(s) for s in path[len("/3.0/") :].strip("/").split("/")]
-    template = _route(segments)
-    if template is None:
-        raise not_found()
-    key = f"{incoming.method} {template}"
-    operation = load_request_schemas().get(key)
-    if operation is None:
-        raise Problem(
-            405,
-            "Method Not Allowed",
-            "The requested method and resource are not compatible. See the Allow header "
-            "for this resource's available methods.",
-        )
-    errors = query_problems(incoming.query, operation["query"])
-    check = compiled_body_checks()[key]
-    if check is not None:
-        if incoming.parse_error:
+        relative = "/" + "/".join(unquote(s) for s in path[len("/3.0") :].strip("/").split("/"))
+        found = match(relative.rstrip("/") or "/")
+        if found is None:
+            raise not_found()
+        template, params, routes = found
+        route = routes.get(method)
+        if route is None:
+            allowed = served_schemas()["paths"].get(template, sorted(routes))
+            if method in allowed:
+                raise Problem(
+                    501,
+                    "Not Implemented",
+                    f"The fake Mailchimp does not serve {method} {template}.",
+                    headers={"Allow": ", ".join(m for m in allowed if m in routes)},
+                )
             raise Problem(
-                400,
-                "JSON Parse Exception",
-                f"We encountered an unspecified JSON parsing error: {incoming.parse_error}",
+                405,
+                "Method Not Allowed",
+                "The requested method and resource are not compatible. See the Allow header "
+                "for this resource's available methods.",
+                headers={"Allow": ", ".join(sorted(routes))},
             )
-        check(incoming.body, (), errors)
-    if errors:
-        raise Problem(400, "Invalid Resource", _INVALID_RESOURCE, errors)
-    return segments, template, key
+        operation = served_schemas()["operations"][route.key]
+        errors = query_problems(query, operation["query"])
+        check = compiled_served_checks()[route.key]
+        if check is not None:
+            if parse_error:
+                raise Problem(
+                    400,
+                    "JSON Parse Exception",
+                    f"We encountered an unspecified JSON parsing error: {parse_error}",
+                )
+            check(body, (), errors)
+        if errors:
+            raise invalid_resource(errors)
+        refuse_unhonoured(route, query, operation["query"])
+        call = Call(self, params, query, body, request_id)
+        with self._lock:
+            document = route.handler(call)
+            if document is NO_BODY:
+                return _json_reply(204, NO_BODY, request_id)
+            return _json_reply(200, shaped(route, document, call), request_id)
+
+    def _run_operation(
+        self, method: str, path: str, query: dict[str, str], body_text: str | None
+    ) -> tuple[int, str]:
+        """Carry out one ``/batches`` operation through the routes: status and answer text."""
+        body: Any = None
+        parse_error = ""
+        if body_text:
+            try:
+                body = json.loads(body_text)
+            except ValueError as exc:
+                body, parse_error = body_text, str(exc)
+        request_id = str(uuid.uuid4())
+        try:
+            reply = self._dispatch(
+                method, "/3.0" + path, query, body, request_id, parse_error=parse_error
+            )
+        except Problem as problem:
+            reply = _problem_reply(problem, request_id)
+        return reply.status, reply.body.decode("utf-8")
+
+    def _batch_delay(self, operations: int) -> float:
+        return self.latency + self.member_latency * operations
+
+    def _origin(self) -> str:
+        return self.url.removesuffix("/3.0")
+
+    def _batch_results(self, incoming: _Incoming) -> _Reply:
+        """The result archive at a batch's ``response_body_url`` (no key, like a signed URL)."""
+        name = incoming.path.removeprefix("/batch-results/")
+        archive = self.batches.archive(name.removesuffix(".tar.gz"))
+        if incoming.method != "GET" or not name.endswith(".tar.gz") or archive is None:
+            raise not_found()
+        return _Reply(200, (("Content-Type", "application/gzip"),), archive)
 
 
-def _audience_call(audience: FakeAudience, key: str, incoming: _Incoming) -> Any:
-    query = incoming.query
-    if key == "GET /lists/{list_id}":
-        return audience.list_json()
-    if key == "POST /lists/{list_id}":
-        return audience.batch_subscribe(
-            incoming.body,
-            skip_merge_validation=query.get("skip_merge_validation") == "true",
-            skip_duplicate_check=query.get("skip_duplicate_check") == "true",
+def _triggered(name: str) -> Problem:
+    """The problem ``X-Trigger-Error: name`` forces (MAILCHIMP.md §6.1)."""
+    known = TRIGGERED_ERRORS.get(name)
+    if known is None:
+        return Problem(
+            400,
+            "Bad Request",
+            f"X-Trigger-Error names no error the fake knows: {name!r}. Known: "
+            + ", ".join(sorted(TRIGGERED_ERRORS)),
         )
-    chosen = audience.listing(query.get("status"))
-    count, offset = _int(query, "count", 10), _int(query, "offset", 0)
-    return {
-        "members": [audience.member_json(m) for m in chosen[offset : offset + count]],
-        "list_id": audience.list_id,
-        "total_items": len(chosen),
-    }
-
-
-def _member_call(audience: FakeAudience, member: Any, key: str, incoming: _Incoming) -> Any:
-    query = incoming.query
-    if key == "GET /lists/{list_id}/members/{subscriber_hash}":
-        return audience.member_json(member)
-    if key == "PATCH /lists/{list_id}/members/{subscriber_hash}":
-        return audience.patch_member(
-            member,
-            incoming.body,
-            skip_merge_validation=query.get("skip_merge_validation") == "true",
-        )
-    if key == "DELETE /lists/{list_id}/members/{subscriber_hash}":
-        audience.archive_member(member)
-        return _NO_BODY
-    if key == "GET /lists/{list_id}/members/{subscriber_hash}/tags":
-        count, offset = _int(query, "count", 10), _int(query, "offset", 0)
-        return audience.tags_json(member, count, offset)
-    if key == "POST /lists/{list_id}/members/{subscriber_hash}/tags":
-        audience.set_member_tags(member, incoming.body["tags"])
-        return _NO_BODY
-    audience.delete_member_permanently(member)
-    return _NO_BODY
+    status, title, detail = known
+    return Problem(status, title, detail)
