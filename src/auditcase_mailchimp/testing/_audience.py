@@ -132,6 +132,7 @@ class Member:
         "location",
         "merge_fields",
         "opted_at",
+        "permissions",
         "source",
         "status",
         "tags",
@@ -159,6 +160,8 @@ class Member:
         self.vip = False
         self.location: dict[str, Any] = {"latitude": 0, "longitude": 0}
         self.interests: dict[str, bool] = {}
+        #: marketing permission id → enabled (GDPR audiences, recordings P237).
+        self.permissions: dict[str, bool] = {}
         self.source = "API - Generic"
         self.admin_unsubscribed = False
 
@@ -228,6 +231,8 @@ class FakeAudience:
             "LNAME": MergeField("LNAME", name="Last Name", merge_id=2),
         }
         self._web_ids = itertools.count(100_000)
+        #: GDPR marketing permissions: id → text (none: not a GDPR audience).
+        self.marketing_permissions: dict[str, str] = {}
         self._version = 0
         self._listing: tuple[int, str | None, list[Member]] | None = None
         #: Tags and static segments are one thing (MAILCHIMP.md §3): name → segment id.
@@ -351,6 +356,15 @@ class FakeAudience:
         """Change a merge field by hand."""
         with self._lock:
             self._existing(email_address).merge_fields[tag] = value
+            self.changed()
+
+    def set_marketing_permissions(self, permissions: Mapping[str, str]) -> None:
+        """Make this a GDPR audience: members carry these permissions (id → text), off at first.
+
+        Members then carry ``marketing_permissions`` after ``location``, as recorded (P237).
+        """
+        with self._lock:
+            self.marketing_permissions = dict(permissions)
             self.changed()
 
     def add_merge_field(
@@ -493,6 +507,15 @@ class FakeAudience:
             "country_code": "",
             "timezone": "",
         }
+        if self.marketing_permissions:
+            document["marketing_permissions"] = [
+                {
+                    "marketing_permission_id": pid,
+                    "text": text,
+                    "enabled": member.permissions.get(pid, False),
+                }
+                for pid, text in self.marketing_permissions.items()
+            ]
         document["source"] = member.source
         document["tags_count"] = len(member.tags)
         ids = self.tag_ids
@@ -549,7 +572,7 @@ class FakeAudience:
             "name": self.name,
             "date_created": format_time(self.created_at),
             "double_optin": False,
-            "marketing_permissions": False,
+            "marketing_permissions": bool(self.marketing_permissions),
             "stats": stats,
             "_links": self.links(
                 f"/lists/{self.list_id}",

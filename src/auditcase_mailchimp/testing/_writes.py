@@ -91,6 +91,10 @@ def _apply_fields(
     interests = body.get("interests")
     if isinstance(interests, Mapping):
         member.interests.update(interests)
+    for permission in body.get("marketing_permissions") or ():
+        pid = permission.get("marketing_permission_id")
+        if pid in audience.marketing_permissions and "enabled" in permission:
+            member.permissions[pid] = bool(permission["enabled"])
     for tag in body.get("tags") or ():
         audience.add_tag_to(member, tag, now)
     member.changed_at = now
