@@ -124,7 +124,9 @@ def test_unknown_audience_path_and_method(
 ) -> None:
     """Unknown audience or path: 404; wrong method: 405 with Allow; unserved: 501 (§6.2)."""
     assert call(http, fake_mailchimp, "GET", "/lists/nope").json()["title"] == "Resource Not Found"
-    assert call(http, fake_mailchimp, "GET", "/campaigns").status_code == 404
+    assert call(http, fake_mailchimp, "GET", "/no-such-thing").status_code == 404
+    campaigns = call(http, fake_mailchimp, "GET", "/campaigns")
+    assert (campaigns.status_code, campaigns.json()["title"]) == (501, "Not Implemented")
     assert call(http, fake_mailchimp, "GET", "/").json()["role"] == "owner"
     response = call(http, fake_mailchimp, "PUT", f"/lists/{LIST}/members/x/tags", json={})
     assert (response.status_code, response.json()["title"]) == (405, "Method Not Allowed")

@@ -16,12 +16,12 @@ import tarfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import mailchimp3  # type: ignore[import-untyped]
-import mailchimp_marketing  # type: ignore[import-untyped]
+import mailchimp3
+import mailchimp_marketing
 import pytest
 import requests
-from mailchimp3.mailchimpclient import MailChimpError  # type: ignore[import-untyped]
-from mailchimp_marketing.api_client import ApiClientError  # type: ignore[import-untyped]
+from mailchimp3.mailchimpclient import MailChimpError
+from mailchimp_marketing.api_client import ApiClientError
 
 from auditcase_mailchimp.testing import FakeMailchimp
 
@@ -120,7 +120,8 @@ def test_mailchimp_marketing_typical_calls(fake: FakeMailchimp) -> None:
     client.set_config({"api_key": fake.api_key, "server": "us6"})
     client.api_client.host = fake.url  # the SDK's base URL ("server" in it is the dc)
     lid, ann, bob = fake.list_id, _hash("ann@example.com"), _hash("bob@example.com")
-    lists, state = client.lists, {}
+    lists = client.lists
+    state: dict[str, Any] = {}
     steps: list[Step] = [
         ("ping", client.ping.get, 200),
         ("root", client.root.get_root, 200),
@@ -253,7 +254,8 @@ def test_mailchimp3_typical_calls(fake: FakeMailchimp) -> None:
     """mailchimp3's typical calls answer as Mailchimp would (issue 11 deliverable 3b)."""
     client = mailchimp3.MailChimp(mc_api=fake.api_key, timeout=10)
     client.base_url = fake.url + "/"  # the client's base URL, normally from the key's dc
-    lid, state = fake.list_id, {}
+    lid = fake.list_id
+    state: dict[str, Any] = {}
     lists = client.lists
     steps: list[Step] = [
         ("ping", client.ping.get, 200),

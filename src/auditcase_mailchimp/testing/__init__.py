@@ -13,6 +13,7 @@ fixture, ``fake_mailchimp`` (module
 from __future__ import annotations
 
 from ._audience import FakeAudience, FakeMember
+from ._batches import FakeBatches
 from ._problems import FAKE_LOCAL_PARTS, RESERVED_TOP_LEVEL_DOMAINS, looks_fake
 from ._server import (
     DEFAULT_API_KEY,
@@ -31,6 +32,7 @@ __all__ = [
     "RESERVED_TOP_LEVEL_DOMAINS",
     "TRIGGERED_ERRORS",
     "FakeAudience",
+    "FakeBatches",
     "FakeMailchimp",
     "FakeMember",
     "Fault",

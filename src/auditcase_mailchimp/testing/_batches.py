@@ -28,7 +28,7 @@ import attrs
 from ._audience import format_time
 from ._problems import Problem, not_found
 
-__all__ = ["Batches", "OperationRunner"]
+__all__ = ["FakeBatches", "OperationRunner"]
 
 #: Runs one operation: ``(method, path, query, body text) -> (status, response text)``.
 OperationRunner = Callable[[str, str, dict[str, str], str | None], tuple[int, str]]
@@ -78,7 +78,7 @@ def _malformed(operation: Any) -> str:  # noqa: PLR0911 - one check a line
     return ""
 
 
-class Batches:
+class FakeBatches:
     """The batches of one fake: their state, a runner thread each, their result archives.
 
     Args:

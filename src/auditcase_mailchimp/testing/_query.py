@@ -7,7 +7,7 @@ spellings both Python SDKs send (``True``/``False``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -74,7 +74,7 @@ def filter_members(  # noqa: C901 - one filter a line
 ) -> Sequence[Member]:
     """Apply the member-list filters and sort (MAILCHIMP.md §2.4; recordings P35, P184)."""
     chosen: Sequence[Member] = members
-    conditions = []
+    conditions: list[Callable[[Member], bool]] = []
     since_changed = _moment(query, "since_last_changed")
     before_changed = _moment(query, "before_last_changed")
     since_opt = _moment(query, "since_timestamp_opt")
@@ -98,7 +98,7 @@ def filter_members(  # noqa: C901 - one filter a line
     field = query.get("sort_field")
     descending = query.get("sort_dir") == "DESC"
     if field is not None:
-        keys = {
+        keys: dict[str, Callable[[Member], float]] = {
             "last_changed": lambda m: m.changed_at,
             "timestamp_opt": lambda m: m.opted_at or 0.0,
             "timestamp_signup": lambda _m: 0.0,  # the fake keeps no signup time: all ""

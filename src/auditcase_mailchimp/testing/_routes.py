@@ -10,7 +10,8 @@ never accepted and ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -18,13 +19,22 @@ import attrs
 from . import _segments as segs
 from . import _writes as writes
 from ._audience import FakeAudience, Member, MergeField, format_time, subscriber_hash
-from ._problems import Problem, bad_request, not_found
+from ._problems import bad_request, not_found
 from ._query import MEMBER_FILTERS, filter_members, flag, page, shape
 
 if TYPE_CHECKING:
     from ._server import FakeMailchimp
 
-__all__ = ["NO_BODY", "ROUTES", "Call", "Route", "match"]
+__all__ = [
+    "NO_BODY",
+    "ROUTES",
+    "Call",
+    "Route",
+    "match",
+    "refuse_unhonoured",
+    "shaped",
+    "spec_template",
+]
 
 #: A handler's answer for "204, no body".
 NO_BODY: Final = object()
@@ -464,6 +474,19 @@ def match(path: str) -> tuple[str, dict[str, str], Mapping[str, Route]] | None:
     return None
 
 
+@cache
+def _spec_patterns(paths: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((template, _pattern(template)) for template in paths)
+
+
+def spec_template(path: str, paths: Iterable[str]) -> str | None:
+    """The spec's template a path (after ``/3.0``) matches, served or not, or ``None``."""
+    for template, pattern in _spec_patterns(tuple(paths)):
+        if pattern.match(path):
+            return template
+    return None
+
+
 def refuse_unhonoured(
     route: Route, query: Mapping[str, str], documented: Mapping[str, Any]
 ) -> None:
@@ -486,6 +509,3 @@ def shaped(route: Route, document: Any, call: Call) -> Any:
         sample = Member("sample@example.com", "0" * 32, "subscribed", 0, 0.0)
         samples["members"] = call.audience.member_json(sample)
     return shape(document, call.query, samples)
-
-
-__all__ += ["Problem", "refuse_unhonoured", "shaped"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import enum
 import json
 import random
 import socket
@@ -25,13 +24,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import attrs
-
 from ._audience import FakeAudience
-from ._batches import Batches
+from ._batches import FakeBatches
 from ._problems import Problem, invalid_resource, not_found
-from ._routes import NO_BODY, Call, match, refuse_unhonoured, shaped
+from ._routes import NO_BODY, Call, match, refuse_unhonoured, shaped, spec_template
 from ._schema import compiled_served_checks, query_problems, served_schemas
+from ._wire import (
+    OVERRIDABLE,
+    TRIGGERED_ERRORS,
+    Fault,
+    FaultKind,
+    Incoming,
+    LoggedRequest,
+    Reply,
+    fault_reply,
+    json_reply,
+    problem_reply,
+    triggered,
+)
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -47,244 +57,6 @@ __all__ = [
 DEFAULT_API_KEY: Final = "0123456789abcdef0123456789abcdef-us6"
 #: The audience the fake holds unless told otherwise.
 DEFAULT_LIST_ID: Final = "a1b2c3d4e5"
-
-_ERROR_TYPE: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
-_LINK: Final = (
-    "<https://us6.api.mailchimp.com/schema/3.0/Definitions/ProblemDetailDocument.json>; "
-    'rel="describedBy"'
-)
-_JSON: Final = "application/json; charset=utf-8"
-#: ``X-Trigger-Error`` names and the problem each forces (MAILCHIMP.md §6.1, §6.2).
-TRIGGERED_ERRORS: Final = {
-    "BadRequest": (400, "Bad Request", "The fake answered as X-Trigger-Error asked."),
-    "InvalidAction": (400, "Invalid Action", "The action is not valid for this resource."),
-    "InvalidResource": (400, "Invalid Resource", "The resource submitted could not be validated."),
-    "JSONParseError": (400, "JSON Parse Exception", "We encountered an unspecified JSON error."),
-    "APIKeyMissing": (401, "API Key Missing", "Your request did not include an API key."),
-    "APIKeyInvalid": (
-        401,
-        "API Key Invalid",
-        "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
-    ),
-    "Forbidden": (403, "Forbidden", "You are not permitted to access this resource."),
-    "UserDisabled": (403, "User Disabled", "This account has been disabled."),
-    "WrongDatacenter": (403, "Wrong Datacenter", "The API key belongs to another data centre."),
-    "ResourceNotFound": (404, "Resource Not Found", "The requested resource could not be found."),
-    "MethodNotAllowed": (405, "Method Not Allowed", "The requested method is not allowed."),
-    "ResourceNestingTooDeep": (414, "Resource Nesting Too Deep", "Too many path segments."),
-    "InvalidMethodOverride": (
-        422,
-        "Invalid Method Override",
-        "X-HTTP-Method-Override is allowed only on POST requests.",
-    ),
-    "UpgradeRequired": (426, "Upgrade Required", "Use HTTPS with TLS 1.2 or newer."),
-    "TooManyRequests": (
-        429,
-        "Too Many Requests",
-        "You have exceeded the limit of 10 simultaneous connections.",
-    ),
-    "InternalServerError": (
-        500,
-        "Internal Server Error",
-        (
-            "A deep, internal error has occurred during the processing of your request. "
-            "Please contact support."
-        ),
-    ),
-}
-_OVERRIDABLE: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-
-
-class FaultKind(enum.StrEnum):
-    """What an injected fault does."""
-
-    #: 429 "Too Many Requests", with or without ``Retry-After``, with or without a body.
-    RATE_LIMITED = "rate_limited"
-    #: A 500-class answer (500 with a problem document, 503 with an HTML page).
-    SERVER_ERROR = "server_error"
-    #: The connection is closed without an answer.
-    DROPPED_CONNECTION = "dropped_connection"
-    #: The answer comes late (then normally).
-    SLOW = "slow"
-
-
-@attrs.frozen(kw_only=True)
-class Fault:
-    """One injected fault; build with the class methods. ``method``/``path_contains`` match.
-
-    With ``after_processing`` the request is carried out first and the answer then lost
-    (a 5xx or a dropped connection): the case where a repeat meets its own earlier effect.
-    """
-
-    kind: FaultKind
-    status: int = 0
-    retry_after: str | None = None
-    with_body: bool = True
-    seconds: float = 0.0
-    after_processing: bool = False
-    #: Only requests with this method (any when ``None``).
-    method: str | None = None
-    #: Only requests whose path holds this text (any when ``None``).
-    path_contains: str | None = None
-
-    @classmethod
-    def rate_limited(
-        cls,
-        *,
-        retry_after: str | None = None,
-        with_body: bool = True,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """429, optionally with ``Retry-After`` (seconds or an HTTP date) and without a body."""
-        return cls(
-            kind=FaultKind.RATE_LIMITED,
-            status=429,
-            retry_after=retry_after,
-            with_body=with_body,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def server_error(
-        cls,
-        status: int = 500,
-        *,
-        after_processing: bool = False,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """A 500-class answer: 500 with a problem document, others with an HTML page."""
-        return cls(
-            kind=FaultKind.SERVER_ERROR,
-            status=status,
-            after_processing=after_processing,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def dropped_connection(
-        cls,
-        *,
-        after_processing: bool = False,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """The connection is closed without an answer."""
-        return cls(
-            kind=FaultKind.DROPPED_CONNECTION,
-            after_processing=after_processing,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def slow(
-        cls, seconds: float, *, method: str | None = None, path_contains: str | None = None
-    ) -> Fault:
-        """The answer comes ``seconds`` late (cut short when the fake stops)."""
-        return cls(kind=FaultKind.SLOW, seconds=seconds, method=method, path_contains=path_contains)
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request."""
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
-@attrs.frozen(kw_only=True)
-class LoggedRequest:
-    """One request as the fake received it, and the status it answered (0: no answer)."""
-
-    method: str
-    #: The path without the query, e.g. ``/3.0/lists/a1b2c3d4e5/members``.
-    path: str
-    #: Each query parameter's first value.
-    query: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    #: The parsed JSON body; the raw text when it is not JSON; ``None`` without a body.
-    body: Any = attrs.field(default=None, hash=False)
-    #: ``time.time()`` when the request arrived.
-    timestamp: float = 0.0
-    status: int = 0
-    request_id: str = ""
-    #: The injected fault, if any (:class:`FaultKind` value, or ``connection_limit``).
-    fault: str = ""
-
-
-@attrs.define(kw_only=True)
-class _Incoming:
-    """One request as the fake reads it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Mapping[str, str]
-    request_id: str
-    arrived: float = attrs.field(factory=time.time)
-    body: Any = None
-    parse_error: str = ""
-
-
-@attrs.frozen
-class _Reply:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def _problem_reply(problem: Problem, request_id: str) -> _Reply:
-    document: dict[str, Any] = {"type": _ERROR_TYPE} if problem.typed else {}
-    document |= {
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request_id,
-    }
-    if problem.errors:
-        document["errors"] = [{"field": f, "message": m} for f, m in problem.errors]
-    headers = [
-        ("Content-Type", "application/problem+json; charset=utf-8"),
-        ("Link", _LINK),
-        ("X-Request-Id", request_id),
-        *problem.headers.items(),
-    ]
-    return _Reply(problem.status, tuple(headers), json.dumps(document).encode("utf-8"))
-
-
-def _json_reply(status: int, document: Any, request_id: str) -> _Reply:
-    headers = (("Content-Type", _JSON), ("X-Request-Id", request_id))
-    if document is NO_BODY:  # 204: no body, the JSON content type as recorded (P15)
-        return _Reply(status, headers, b"")
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return _Reply(status, headers, body)
-
-
-def _fault_reply(fault: Fault, request_id: str) -> _Reply:
-    if fault.kind is FaultKind.RATE_LIMITED:
-        extra = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
-        if not fault.with_body:
-            headers = [("X-Request-Id", request_id), *extra.items()]
-            return _Reply(429, tuple(headers), b"")
-        problem = Problem(
-            429,
-            "Too Many Requests",
-            "You have exceeded the limit of 10 simultaneous connections.",
-            headers=extra,
-        )
-        return _problem_reply(problem, request_id)
-    if fault.status == 500:  # noqa: PLR2004
-        problem = Problem(
-            500,
-            "Internal Server Error",
-            "A deep, internal error has occurred during the processing of your request. "
-            "Please contact support.",
-        )
-        return _problem_reply(problem, request_id)
-    phrase = HTTPStatus(fault.status).phrase
-    page = f"<html><body><h1>{fault.status} {phrase}</h1></body></html>".encode("ascii")
-    return _Reply(fault.status, (("Content-Type", "text/html"),), page)
 
 
 class _Server(ThreadingHTTPServer):
@@ -412,7 +184,9 @@ class FakeMailchimp:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         #: The ``/batches`` of this fake (``hold``/``release``/``wait`` for tests).
-        self.batches = Batches(self._run_operation, self._batch_delay, self._stopping, self._origin)
+        self.batches: FakeBatches = FakeBatches(
+            self._run_operation, self._batch_delay, self._stopping, self._origin
+        )
 
     def __repr__(self) -> str:
         """Show the address and the audiences, never the key."""
@@ -593,10 +367,10 @@ class FakeMailchimp:
 
     def _serve(
         self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> _Reply | None:
+    ) -> Reply | None:
         """Answer one request; ``headers`` have lower-case names. ``None``: drop the connection."""
         split = urlsplit(raw_path)
-        incoming = _Incoming(
+        incoming = Incoming(
             method=method,
             path=split.path,
             query={k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
@@ -617,7 +391,7 @@ class FakeMailchimp:
         fault: Fault | None = None
         try:
             if over:
-                reply: _Reply | None = _problem_reply(
+                reply: Reply | None = problem_reply(
                     Problem(
                         429,
                         "Too Many Requests",
@@ -628,7 +402,7 @@ class FakeMailchimp:
             else:
                 reply, fault = self._admitted(incoming)
         except Exception:  # noqa: BLE001 - a bug in the fake must still answer
-            reply = _problem_reply(
+            reply = problem_reply(
                 Problem(500, "Internal Server Error", "The fake failed."), incoming.request_id
             )
         finally:
@@ -650,7 +424,7 @@ class FakeMailchimp:
                 self._log.append(entry)
         return reply
 
-    def _admitted(self, incoming: _Incoming) -> tuple[_Reply | None, Fault | None]:
+    def _admitted(self, incoming: Incoming) -> tuple[Reply | None, Fault | None]:
         self._gate.wait()
         fault = self._take_fault(incoming.method, incoming.path)
         if fault is not None and fault.kind is FaultKind.SLOW:
@@ -673,7 +447,7 @@ class FakeMailchimp:
         try:
             reply = self._respond(incoming)
         except Problem as problem:
-            reply = _problem_reply(problem, incoming.request_id)
+            reply = problem_reply(problem, incoming.request_id)
         remaining = delay - (time.monotonic() - started)
         if remaining > 0:
             self._stopping.wait(remaining)
@@ -682,10 +456,10 @@ class FakeMailchimp:
         return reply, fault
 
     @staticmethod
-    def _faulted(fault: Fault, request_id: str) -> _Reply | None:
+    def _faulted(fault: Fault, request_id: str) -> Reply | None:
         if fault.kind is FaultKind.DROPPED_CONNECTION:
             return None
-        return _fault_reply(fault, request_id)
+        return fault_reply(fault, request_id)
 
     def _authorised(self, headers: Mapping[str, str]) -> None:
         header = headers.get("authorization") or ""
@@ -708,7 +482,7 @@ class FakeMailchimp:
                 "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
             )
 
-    def _respond(self, incoming: _Incoming) -> _Reply:
+    def _respond(self, incoming: Incoming) -> Reply:
         """Authenticate, apply the test headers, then route and carry the request out."""
         if incoming.path.startswith("/batch-results/"):
             return self._batch_results(incoming)
@@ -716,7 +490,7 @@ class FakeMailchimp:
         method = incoming.method
         override = incoming.headers.get("x-http-method-override")
         if override is not None:
-            if method != "POST" or override.upper() not in _OVERRIDABLE:
+            if method != "POST" or override.upper() not in OVERRIDABLE:
                 raise Problem(
                     422,
                     "Invalid Method Override",
@@ -726,7 +500,7 @@ class FakeMailchimp:
             method = override.upper()
         trigger = incoming.headers.get("x-trigger-error")
         if trigger is not None:
-            raise _triggered(trigger)
+            raise triggered(trigger)
         return self._dispatch(
             method,
             incoming.path,
@@ -745,14 +519,21 @@ class FakeMailchimp:
         request_id: str,
         *,
         parse_error: str = "",
-    ) -> _Reply:
+    ) -> Reply:
         """Route, validate against the spec, then carry the request out (HTTP and batches)."""
         if not path.startswith("/3.0/") and path != "/3.0":
             raise not_found()
         relative = "/" + "/".join(unquote(s) for s in path[len("/3.0") :].strip("/").split("/"))
         found = match(relative.rstrip("/") or "/")
         if found is None:
-            raise not_found()
+            unserved = spec_template(relative.rstrip("/") or "/", served_schemas()["paths"])
+            if unserved is None:
+                raise not_found()
+            raise Problem(
+                501,
+                "Not Implemented",
+                f"The fake Mailchimp does not serve {method} {unserved}.",
+            )
         template, params, routes = found
         route = routes.get(method)
         if route is None:
@@ -789,8 +570,8 @@ class FakeMailchimp:
         with self._lock:
             document = route.handler(call)
             if document is NO_BODY:
-                return _json_reply(204, NO_BODY, request_id)
-            return _json_reply(200, shaped(route, document, call), request_id)
+                return json_reply(204, NO_BODY, request_id)
+            return json_reply(200, shaped(route, document, call), request_id)
 
     def _run_operation(
         self, method: str, path: str, query: dict[str, str], body_text: str | None
@@ -809,7 +590,7 @@ class FakeMailchimp:
                 method, "/3.0" + path, query, body, request_id, parse_error=parse_error
             )
         except Problem as problem:
-            reply = _problem_reply(problem, request_id)
+            reply = problem_reply(problem, request_id)
         return reply.status, reply.body.decode("utf-8")
 
     def _batch_delay(self, operations: int) -> float:
@@ -818,24 +599,10 @@ class FakeMailchimp:
     def _origin(self) -> str:
         return self.url.removesuffix("/3.0")
 
-    def _batch_results(self, incoming: _Incoming) -> _Reply:
+    def _batch_results(self, incoming: Incoming) -> Reply:
         """The result archive at a batch's ``response_body_url`` (no key, like a signed URL)."""
         name = incoming.path.removeprefix("/batch-results/")
         archive = self.batches.archive(name.removesuffix(".tar.gz"))
         if incoming.method != "GET" or not name.endswith(".tar.gz") or archive is None:
             raise not_found()
-        return _Reply(200, (("Content-Type", "application/gzip"),), archive)
-
-
-def _triggered(name: str) -> Problem:
-    """The problem ``X-Trigger-Error: name`` forces (MAILCHIMP.md §6.1)."""
-    known = TRIGGERED_ERRORS.get(name)
-    if known is None:
-        return Problem(
-            400,
-            "Bad Request",
-            f"X-Trigger-Error names no error the fake knows: {name!r}. Known: "
-            + ", ".join(sorted(TRIGGERED_ERRORS)),
-        )
-    status, title, detail = known
-    return Problem(status, title, detail)
+        return Reply(200, (("Content-Type", "application/gzip"),), archive)
