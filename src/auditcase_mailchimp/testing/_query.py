@@ -48,6 +48,15 @@ def page(items: Sequence[Any], query: Mapping[str, str], default: int = 10) -> S
     """The ``count``/``offset`` page of ``items`` (bounds checked by the spec's schema)."""
     count = int(query.get("count", default))
     offset = int(query.get("offset", 0))
+    if count < 0 or offset < 0:
+        raise bad_request(
+            "count and offset must not be negative.",
+            [
+                (name, "Must not be negative")
+                for name in ("count", "offset")
+                if int(query.get(name, 0)) < 0
+            ],
+        )
     return items[offset : offset + count]
 
 

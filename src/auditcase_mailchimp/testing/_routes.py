@@ -197,7 +197,7 @@ def _batch_subscribe(call: Call) -> Any:
 def _members(call: Call) -> Any:
     audience = call.audience
     chosen = filter_members(audience.listing(call.query.get("status")), call.query)
-    links = "_links" in call.query.get("fields", "members._links") or "fields" not in call.query
+    links = "fields" not in call.query or "_links" in call.query["fields"]
     return {
         "members": [audience.member_json(m, links=links) for m in page(chosen, call.query)],
         "list_id": audience.list_id,
@@ -242,6 +242,7 @@ def _delete_permanently(call: Call) -> Any:
 
 
 def _member_tags(call: Call) -> Any:
+    page((), call.query)  # bounds
     count, offset = int(call.query.get("count", 10)), int(call.query.get("offset", 0))
     return writes.tags_json(call.audience, call.member, count, offset)
 
