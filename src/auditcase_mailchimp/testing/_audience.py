@@ -231,11 +231,11 @@ class FakeAudience:
             "LNAME": MergeField("LNAME", name="Last Name", merge_id=2),
         }
         self._web_ids = itertools.count(100_000)
-        #: GDPR marketing permissions: id → text (none: not a GDPR audience).
+        #: The GDPR marketing permissions, text by id (none on an audience without GDPR).
         self.marketing_permissions: dict[str, str] = {}
         self._version = 0
         self._listing: tuple[int, str | None, list[Member]] | None = None
-        #: Tags and static segments are one thing (MAILCHIMP.md §3): name → segment id.
+        #: The segment id of each tag, by name (tags and static segments are one thing, §3).
         self.tag_ids: dict[str, int] = {}
         #: Segment id → ``[created_at, updated_at]``.
         self.tag_times: dict[int, list[float]] = {}

@@ -108,7 +108,7 @@ class FakeBatches:
     # --- for tests ---------------------------------------------------------------------------
 
     def hold(self) -> None:
-        """Keep new and running batches at ``started`` until :meth:`release`."""
+        """Keep new and running batches at ``started`` until ``release()``."""
         self._gate.clear()
 
     def release(self) -> None:

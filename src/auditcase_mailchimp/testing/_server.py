@@ -183,8 +183,7 @@ class FakeMailchimp:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        #: The ``/batches`` of this fake (``hold``/``release``/``wait`` for tests).
-        self.batches: FakeBatches = FakeBatches(
+        self._batches = FakeBatches(
             self._run_operation, self._batch_delay, self._stopping, self._origin
         )
 
@@ -234,7 +233,7 @@ class FakeMailchimp:
                 connection.shutdown(socket.SHUT_RDWR)
         server.server_close()
         thread.join()
-        self.batches.stop()
+        self._batches.stop()
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -262,6 +261,11 @@ class FakeMailchimp:
             raise RuntimeError("the fake is not running")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/3.0"
+
+    @property
+    def batches(self) -> FakeBatches:
+        """The ``/batches`` of this fake: ``hold()``, ``release()`` and ``wait()`` for tests."""
+        return self._batches
 
     @property
     def api_key(self) -> str:
