@@ -482,3 +482,21 @@ def test_every_refusal_is_a_problem_document(
     if response.status_code >= 400:
         document = _problem(response, response.status_code, response.json()["title"])
         assert {"title", "status", "detail", "instance"} <= set(document)
+
+
+def test_time_filters_of_lists_and_segments(
+    http: requests.Session, fake_mailchimp: FakeMailchimp
+) -> None:
+    """since_/before_date_created and since_/before_created_at are honoured (issue 11)."""
+    fake_mailchimp.audience().add("a@example.nl", tags=["Klant"])
+    later = {"since_date_created": "2999-01-01T00:00:00+00:00"}
+    assert call(http, fake_mailchimp, "GET", "/lists", params=later).json()["lists"] == []
+    earlier = {"since_date_created": "2000-01-01T00:00:00Z"}
+    assert len(call(http, fake_mailchimp, "GET", "/lists", params=earlier).json()["lists"]) == 1
+    path = f"/lists/{LIST}/segments"
+    future = {"since_created_at": "2999-01-01T00:00:00+00:00"}
+    assert call(http, fake_mailchimp, "GET", path, params=future).json()["segments"] == []
+    before = {"before_updated_at": "2999-01-01T00:00:00+00:00"}
+    assert len(call(http, fake_mailchimp, "GET", path, params=before).json()["segments"]) == 1
+    wrong = call(http, fake_mailchimp, "GET", path, params={"since_created_at": "soon"})
+    _problem(wrong, 400, "Bad Request")

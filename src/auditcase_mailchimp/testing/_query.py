@@ -18,6 +18,7 @@ __all__ = [
     "MEMBER_FILTERS",
     "filter_members",
     "flag",
+    "moment",
     "page",
     "shape",
 ]
@@ -60,7 +61,12 @@ def page(items: Sequence[Any], query: Mapping[str, str], default: int = 10) -> S
     return items[offset : offset + count]
 
 
-def _moment(query: Mapping[str, str], name: str) -> float | None:
+def moment(query: Mapping[str, str], name: str) -> float | None:
+    """A time parameter (ISO 8601 with a zone) as a POSIX time; ``None`` when absent.
+
+    Raises:
+        Problem: 400 when it is not such a time.
+    """
     text = query.get(name)
     if text is None:
         return None
@@ -84,10 +90,10 @@ def filter_members(  # noqa: C901 - one filter a line
     """Apply the member-list filters and sort (MAILCHIMP.md §2.4; recordings P35, P184)."""
     chosen: Sequence[Member] = members
     conditions: list[Callable[[Member], bool]] = []
-    since_changed = _moment(query, "since_last_changed")
-    before_changed = _moment(query, "before_last_changed")
-    since_opt = _moment(query, "since_timestamp_opt")
-    before_opt = _moment(query, "before_timestamp_opt")
+    since_changed = moment(query, "since_last_changed")
+    before_changed = moment(query, "before_last_changed")
+    since_opt = moment(query, "since_timestamp_opt")
+    before_opt = moment(query, "before_timestamp_opt")
     if since_changed is not None:
         conditions.append(lambda m: m.changed_at > since_changed)
     if before_changed is not None:

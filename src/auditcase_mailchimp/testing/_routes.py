@@ -18,9 +18,9 @@ import attrs
 
 from . import _segments as segs
 from . import _writes as writes
-from ._audience import FakeAudience, Member, MergeField, format_time, subscriber_hash
+from ._audience import FakeAudience, Member, MergeField, subscriber_hash
 from ._problems import bad_request, not_found
-from ._query import MEMBER_FILTERS, filter_members, flag, page, shape
+from ._query import MEMBER_FILTERS, filter_members, flag, moment, page, shape
 
 if TYPE_CHECKING:
     from ._server import FakeMailchimp
@@ -154,11 +154,11 @@ def _lists(call: Call) -> Any:
     if "email" in query:
         key = subscriber_hash(query["email"])
         audiences = [a for a in audiences if a.by_key(key) is not None]
-    since, before = query.get("since_date_created"), query.get("before_date_created")
+    since, before = moment(query, "since_date_created"), moment(query, "before_date_created")
     if since is not None:
-        audiences = [a for a in audiences if format_time(a.created_at) > since]
+        audiences = [a for a in audiences if a.created_at > since]
     if before is not None:
-        audiences = [a for a in audiences if format_time(a.created_at) < before]
+        audiences = [a for a in audiences if a.created_at < before]
     if query.get("has_ecommerce_store", "false").lower() == "true":
         audiences = []  # the fake has no e-commerce stores
     if "sort_field" in query:
@@ -299,15 +299,20 @@ def _tag_search(call: Call) -> Any:
 
 
 def _created_filter(call: Call, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for name, key, later in (
-        ("since_created_at", "created_at", True),
-        ("before_created_at", "created_at", False),
-        ("since_updated_at", "updated_at", True),
-        ("before_updated_at", "updated_at", False),
+    times = call.audience.tag_times
+    for name, index, later in (
+        ("since_created_at", 0, True),
+        ("before_created_at", 0, False),
+        ("since_updated_at", 1, True),
+        ("before_updated_at", 1, False),
     ):
-        if name in call.query:
-            bound = call.query[name]
-            documents = [d for d in documents if (d[key] > bound) is later and d[key] != bound]
+        bound = moment(call.query, name)
+        if bound is not None:
+            documents = [
+                d
+                for d in documents
+                if (times[d["id"]][index] > bound) is later and times[d["id"]][index] != bound
+            ]
     return documents
 
 
