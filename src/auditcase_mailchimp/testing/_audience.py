@@ -557,22 +557,54 @@ class FakeAudience:
         return chosen
 
     def list_json(self, *, total_contacts: bool = False) -> dict[str, Any]:
-        """The audience for ``GET /lists/{list_id}`` (member counts as Mailchimp names them)."""
+        """The audience for ``GET /lists/{list_id}``, with the keys recorded (P194)."""
         counts = Counter(m.status for m in self._members.values())
         stats: dict[str, Any] = {
             "member_count": counts["subscribed"],
+            "total_contacts": len(self._members),
             "unsubscribe_count": counts["unsubscribed"],
             "cleaned_count": counts["cleaned"],
+            "member_count_since_send": counts["subscribed"],
+            "unsubscribe_count_since_send": counts["unsubscribed"],
+            "cleaned_count_since_send": counts["cleaned"],
+            "campaign_count": 0,
+            "campaign_last_sent": "",
+            "merge_field_count": len(self._merge_fields),
+            "avg_sub_rate": 0,
+            "avg_unsub_rate": 0,
+            "target_sub_rate": 0,
+            "open_rate": 0,
+            "click_rate": 0,
+            "last_sub_date": "",
+            "last_unsub_date": "",
         }
-        if total_contacts:
-            stats["total_contacts"] = len(self._members)
+        if not total_contacts:
+            del stats["total_contacts"]
         return {
             "id": self.list_id,
             "web_id": 1,
             "name": self.name,
+            "permission_reminder": "You signed up on our website.",
+            "use_archive_bar": True,
+            "campaign_defaults": {
+                "from_name": "AuditCase",
+                "from_email": "news@example.com",
+                "subject": "",
+                "language": "en",
+            },
+            "notify_on_subscribe": "",
+            "notify_on_unsubscribe": "",
             "date_created": format_time(self.created_at),
+            "list_rating": 0,
+            "email_type_option": False,
+            "subscribe_url_short": "",
+            "subscribe_url_long": "",
+            "beamer_address": "",
+            "visibility": "prv",
             "double_optin": False,
+            "has_welcome": False,
             "marketing_permissions": bool(self.marketing_permissions),
+            "modules": [],
             "stats": stats,
             "_links": self.links(
                 f"/lists/{self.list_id}",
