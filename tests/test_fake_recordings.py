@@ -243,11 +243,11 @@ def _check(fake: FakeMailchimp, rows: list[dict[str, Any]], index: int) -> None:
     document = answer.json()
     if _title(row) is not None:
         assert document["title"] == recorded["title"]
-        wanted = _SUPERSEDED.get(recorded["detail"])
-        if wanted is None:
+        kept = _SUPERSEDED.get(recorded["detail"])
+        if kept is None:
             assert document["detail"] == recorded["detail"]
         else:
-            assert wanted in document["detail"]
+            assert kept in document["detail"]
         assert document.get("errors") == recorded.get("errors")
         assert document["instance"] == answer.headers["X-Request-Id"]
     assert _keys(document, recorded) == _keys(recorded, recorded)
