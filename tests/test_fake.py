@@ -122,12 +122,18 @@ def test_wrong_or_missing_key_is_a_401_problem(
 def test_unknown_audience_path_and_method(
     http: requests.Session, fake_mailchimp: FakeMailchimp
 ) -> None:
-    """Unknown audience or path: 404 Resource Not Found; wrong method: 405 (§6.2)."""
+    """Unknown audience or path: 404; wrong method: 405 with Allow; unserved: 501 (§6.2)."""
     assert call(http, fake_mailchimp, "GET", "/lists/nope").json()["title"] == "Resource Not Found"
-    assert call(http, fake_mailchimp, "GET", "/campaigns").status_code == 404
-    assert call(http, fake_mailchimp, "GET", "/").status_code == 404
-    response = call(http, fake_mailchimp, "PUT", f"/lists/{LIST}/members/x", json={})
+    assert call(http, fake_mailchimp, "GET", "/no-such-thing").status_code == 404
+    campaigns = call(http, fake_mailchimp, "GET", "/campaigns")
+    assert (campaigns.status_code, campaigns.json()["title"]) == (501, "Not Implemented")
+    assert call(http, fake_mailchimp, "GET", "/").json()["role"] == "owner"
+    response = call(http, fake_mailchimp, "PUT", f"/lists/{LIST}/members/x/tags", json={})
     assert (response.status_code, response.json()["title"]) == (405, "Method Not Allowed")
+    assert response.headers["Allow"] == "GET, POST"
+    unserved = call(http, fake_mailchimp, "PATCH", f"/lists/{LIST}", json={})
+    assert (unserved.status_code, unserved.json()["title"]) == (501, "Not Implemented")
+    assert unserved.headers["Content-Type"] == "application/problem+json; charset=utf-8"
 
 
 def test_invalid_body_is_refused_as_invalid_resource(
@@ -204,6 +210,7 @@ def test_batch_subscribe_answer_has_mailchimps_shape(
         "total_created",
         "total_updated",
         "error_count",
+        "_links",
     }
     assert (result["total_created"], result["total_updated"], result["error_count"]) == (1, 1, 1)
     assert result["errors"] == [
@@ -337,18 +344,29 @@ def test_member_paths_accept_the_hash_or_the_address(
     assert call(http, fake_mailchimp, "GET", f"/lists/{LIST}/members/{'0' * 32}").status_code == 404
 
 
-def test_archive_then_archive_again_is_404(
+def test_archive_then_archive_again_is_405_and_absent_is_404(
     http: requests.Session, fake_mailchimp: FakeMailchimp
 ) -> None:
-    """DELETE archives (204, no body); an archived or absent member is a 404 (§4)."""
-    fake_mailchimp.audience().add("jan@example.nl")
-    first = call(http, fake_mailchimp, "DELETE", f"/lists/{LIST}/members/jan@example.nl")
+    """DELETE archives (204); archived, cleaned, pending: 405 with Allow; absent: 404 (§4, P1)."""
+    audience = fake_mailchimp.audience()
+    audience.add("jan@example.nl")
+    audience.add("schoon@example.nl", status="cleaned")
+    audience.add("wacht@example.nl", status="pending")
+    path = f"/lists/{LIST}/members/"
+    first = call(http, fake_mailchimp, "DELETE", path + "jan@example.nl")
     assert (first.status_code, first.content) == (204, b"")
-    assert (
-        call(http, fake_mailchimp, "DELETE", f"/lists/{LIST}/members/jan@example.nl").status_code
-        == 404
-    )
-    assert fake_mailchimp.audience().get("jan@example.nl").status == "archived"  # type: ignore[union-attr]
+    after = call(http, fake_mailchimp, "GET", path + "jan@example.nl")
+    assert (after.status_code, after.json()["status"]) == (200, "archived")
+    for address in ("jan@example.nl", "schoon@example.nl", "wacht@example.nl"):
+        again = call(http, fake_mailchimp, "DELETE", path + address)
+        assert again.status_code == 405
+        assert again.headers["Allow"] == "GET, PUT"
+        assert again.json()["detail"] == (
+            "This list member cannot be removed. Can not archive a contact that is bounced, "
+            "pending or archived"
+        )
+    assert audience.statuses() == {"archived": 1, "cleaned": 1, "pending": 1}
+    assert call(http, fake_mailchimp, "DELETE", path + "nobody@example.nl").status_code == 404
 
 
 def test_address_change_rules(http: requests.Session, fake_mailchimp: FakeMailchimp) -> None:
@@ -439,7 +457,7 @@ def test_text_merge_fields_are_cut_to_255_bytes(
 
 
 def test_merge_field_problems(http: requests.Session, fake_mailchimp: FakeMailchimp) -> None:
-    """Unknown tag, object for text, empty required field: merge fields invalid (§6.2)."""
+    """Object for text, empty required field: invalid; unknown tags ignored (§6.2, P12)."""
     fake_mailchimp.audience().add_merge_field("LNAME", required=True)
     result = _subscribe(
         http,
@@ -450,11 +468,11 @@ def test_merge_field_problems(http: requests.Session, fake_mailchimp: FakeMailch
         _item("d@example.nl", merge_fields={"LNAME": "y"}),
     )
     assert [(e["field"], e["error"]) for e in result["errors"]] == [
-        ("NOPE", "Your merge fields were invalid."),
         ("FNAME", "Your merge fields were invalid."),
         ("LNAME", "Your merge fields were invalid."),
     ]
-    assert result["errors"][2]["field_message"] == "Please enter a value"
+    assert result["errors"][1]["field_message"] == "Please enter a value"
+    assert "NOPE" not in result["new_members"][0]["merge_fields"]
     response = call(
         http,
         fake_mailchimp,

@@ -1,8 +1,10 @@
 """A tiny validator for the request schemas the fake ships (no jsonschema at run time).
 
-``request_schemas.json`` holds the request schemas of the endpoints the fake implements,
+``request_schemas.json`` holds the request schemas of the endpoints the library's client uses,
 extracted from Mailchimp's OpenAPI spec, patched for its two known gaps and reduced to the
-keywords below (``tests/test_openapi_fidelity.py`` makes it and checks it):
+keywords below (``tests/test_openapi_fidelity.py`` makes it and checks it);
+``request_schemas_served.json`` holds those of the other operations the fake serves, and the
+methods of every path of the spec (``tests/test_fake_schemas.py`` makes it and checks it):
 
 ``type`` (one or a list), ``nullable``, ``required``, ``properties``, ``additionalProperties``
 (a schema or a boolean), ``enum``, ``items``, ``minimum``, ``maximum`` and ``anyOf`` (of
@@ -25,8 +27,10 @@ __all__ = [
     "Check",
     "compile_schema",
     "compiled_body_checks",
+    "compiled_served_checks",
     "load_request_schemas",
     "query_problems",
+    "served_schemas",
     "validate",
 ]
 
@@ -222,11 +226,11 @@ def query_problems(
             except ValueError:
                 errors.append((name, f"Schema describes integer, {text!r} found instead"))
                 continue
-        elif kind == "boolean":
-            if text not in {"true", "false"}:
+        elif kind == "boolean":  # true/false in any case: both Python SDKs send True/False
+            if text.lower() not in {"true", "false"}:
                 errors.append((name, f"Schema describes boolean, {text!r} found instead"))
                 continue
-            value = text == "true"
+            value = text.lower() == "true"
         elif kind == "array" and not parameter.get("explode", True):
             value = text.split(",")
         errors += [
@@ -249,4 +253,28 @@ def compiled_body_checks() -> dict[str, Check | None]:
     return {
         key: None if operation["body"] is None else compile_schema(operation["body"])
         for key, operation in load_request_schemas().items()
+    }
+
+
+@cache
+def served_schemas() -> dict[str, Any]:
+    """Every served operation's schemas, and the spec's methods per path.
+
+    Returns:
+        ``{"operations": {"METHOD /path": {"query", "body"}}, "paths": {"/path": [methods]}}``.
+    """
+    text = resources.files(__package__).joinpath("request_schemas_served.json").read_text("utf-8")
+    served = json.loads(text)
+    return {
+        "operations": {**load_request_schemas(), **served["operations"]},
+        "paths": served["paths"],
+    }
+
+
+@cache
+def compiled_served_checks() -> dict[str, Check | None]:
+    """The body schemas of every served operation, compiled once."""
+    return {
+        key: None if operation["body"] is None else compile_schema(operation["body"])
+        for key, operation in served_schemas()["operations"].items()
     }

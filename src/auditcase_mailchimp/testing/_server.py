@@ -1,8 +1,10 @@
 """The fake Mailchimp server: a real threaded HTTP server on 127.0.0.1, audiences in memory.
 
-See :class:`FakeMailchimp`. The rules of the audiences are in ``_audience.py``; requests are
-validated against the request schemas of Mailchimp's spec shipped as ``request_schemas.json``
+See :class:`FakeMailchimp`. The rules of the audiences are in ``_audience.py``, the operations
+served in ``_routes.py`` (its route table), ``/batches`` in ``_batches.py``. Requests are
+validated against the request schemas of Mailchimp's spec shipped as ``request_schemas*.json``
 (``_schema.py``), and refused in Mailchimp's "Invalid Resource" shape when they do not fit.
+Every refusal is a problem document, never a traceback or an HTML page (MAILCHIMP.md §6.1).
 """
 
 from __future__ import annotations
@@ -10,27 +12,41 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import enum
 import json
 import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import attrs
-
-from ._audience import FakeAudience, Problem, not_found
-from ._schema import compiled_body_checks, load_request_schemas, query_problems
+from ._audience import FakeAudience
+from ._batches import FakeBatches
+from ._problems import Problem, invalid_resource, not_found
+from ._routes import NO_BODY, Call, match, refuse_unhonoured, shaped, spec_template
+from ._schema import compiled_served_checks, query_problems, served_schemas
+from ._wire import (
+    OVERRIDABLE,
+    TRIGGERED_ERRORS,
+    Fault,
+    FaultKind,
+    Incoming,
+    LoggedRequest,
+    Reply,
+    fault_reply,
+    json_reply,
+    problem_reply,
+    triggered,
+)
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_LIST_ID",
+    "TRIGGERED_ERRORS",
     "FakeMailchimp",
     "Fault",
     "FaultKind",
@@ -41,279 +57,6 @@ __all__ = [
 DEFAULT_API_KEY: Final = "0123456789abcdef0123456789abcdef-us6"
 #: The audience the fake holds unless told otherwise.
 DEFAULT_LIST_ID: Final = "a1b2c3d4e5"
-
-_ERROR_TYPE: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
-_LINK: Final = (
-    '<https://us6.api.mailchimp.com/schema/3.0/ProblemDetailDocument.json>; rel="describedBy"'
-)
-_INVALID_RESOURCE: Final = (
-    "The resource submitted could not be validated. For field-specific details, see the "
-    "'errors' array."
-)
-_NO_BODY: Final = object()
-
-
-class FaultKind(enum.StrEnum):
-    """What an injected fault does."""
-
-    #: 429 "Too Many Requests", with or without ``Retry-After``, with or without a body.
-    RATE_LIMITED = "rate_limited"
-    #: A 500-class answer (500 with a problem document, 503 with an HTML page).
-    SERVER_ERROR = "server_error"
-    #: The connection is closed without an answer.
-    DROPPED_CONNECTION = "dropped_connection"
-    #: The answer comes late (then normally).
-    SLOW = "slow"
-
-
-@attrs.frozen(kw_only=True)
-class Fault:
-    """One injected fault; build with the class methods. ``method``/``path_contains`` match.
-
-    With ``after_processing`` the request is carried out first and the answer then lost
-    (a 5xx or a dropped connection): the case where a repeat meets its own earlier effect.
-    """
-
-    kind: FaultKind
-    status: int = 0
-    retry_after: str | None = None
-    with_body: bool = True
-    seconds: float = 0.0
-    after_processing: bool = False
-    #: Only requests with this method (any when ``None``).
-    method: str | None = None
-    #: Only requests whose path holds this text (any when ``None``).
-    path_contains: str | None = None
-
-    @classmethod
-    def rate_limited(
-        cls,
-        *,
-        retry_after: str | None = None,
-        with_body: bool = True,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """429, optionally with ``Retry-After`` (seconds or an HTTP date) and without a body."""
-        return cls(
-            kind=FaultKind.RATE_LIMITED,
-            status=429,
-            retry_after=retry_after,
-            with_body=with_body,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def server_error(
-        cls,
-        status: int = 500,
-        *,
-        after_processing: bool = False,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """A 500-class answer: 500 with a problem document, others with an HTML page."""
-        return cls(
-            kind=FaultKind.SERVER_ERROR,
-            status=status,
-            after_processing=after_processing,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def dropped_connection(
-        cls,
-        *,
-        after_processing: bool = False,
-        method: str | None = None,
-        path_contains: str | None = None,
-    ) -> Fault:
-        """The connection is closed without an answer."""
-        return cls(
-            kind=FaultKind.DROPPED_CONNECTION,
-            after_processing=after_processing,
-            method=method,
-            path_contains=path_contains,
-        )
-
-    @classmethod
-    def slow(
-        cls, seconds: float, *, method: str | None = None, path_contains: str | None = None
-    ) -> Fault:
-        """The answer comes ``seconds`` late (cut short when the fake stops)."""
-        return cls(kind=FaultKind.SLOW, seconds=seconds, method=method, path_contains=path_contains)
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request."""
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in path
-        )
-
-
-@attrs.frozen(kw_only=True)
-class LoggedRequest:
-    """One request as the fake received it, and the status it answered (0: no answer)."""
-
-    method: str
-    #: The path without the query, e.g. ``/3.0/lists/a1b2c3d4e5/members``.
-    path: str
-    #: Each query parameter's first value.
-    query: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    #: The parsed JSON body; the raw text when it is not JSON; ``None`` without a body.
-    body: Any = attrs.field(default=None, hash=False)
-    #: ``time.time()`` when the request arrived.
-    timestamp: float = 0.0
-    status: int = 0
-    request_id: str = ""
-    #: The injected fault, if any (:class:`FaultKind` value, or ``connection_limit``).
-    fault: str = ""
-
-
-@attrs.define(kw_only=True)
-class _Incoming:
-    """One request as the fake reads it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: Mapping[str, str]
-    request_id: str
-    arrived: float = attrs.field(factory=time.time)
-    body: Any = None
-    parse_error: str = ""
-
-
-@attrs.frozen
-class _Reply:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def _problem_reply(problem: Problem, request_id: str) -> _Reply:
-    document: dict[str, Any] = {
-        "type": _ERROR_TYPE,
-        "title": problem.title,
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request_id,
-    }
-    if problem.errors:
-        document["errors"] = [{"field": f, "message": m} for f, m in problem.errors]
-    headers = [
-        ("Content-Type", "application/problem+json; charset=utf-8"),
-        ("Link", _LINK),
-        ("X-Request-Id", request_id),
-        *problem.headers.items(),
-    ]
-    return _Reply(problem.status, tuple(headers), json.dumps(document).encode("utf-8"))
-
-
-def _json_reply(status: int, document: Any, request_id: str) -> _Reply:
-    if document is _NO_BODY:
-        return _Reply(status, (("X-Request-Id", request_id),), b"")
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    headers = (("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", request_id))
-    return _Reply(status, headers, body)
-
-
-def _fault_reply(fault: Fault, request_id: str) -> _Reply:
-    if fault.kind is FaultKind.RATE_LIMITED:
-        extra = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
-        if not fault.with_body:
-            headers = [("X-Request-Id", request_id), *extra.items()]
-            return _Reply(429, tuple(headers), b"")
-        problem = Problem(
-            429,
-            "Too Many Requests",
-            "You have exceeded the limit of 10 simultaneous connections.",
-            headers=extra,
-        )
-        return _problem_reply(problem, request_id)
-    if fault.status == 500:  # noqa: PLR2004
-        problem = Problem(
-            500,
-            "Internal Server Error",
-            "A deep, internal error has occurred during the processing of your request. "
-            "Please contact support.",
-        )
-        return _problem_reply(problem, request_id)
-    phrase = HTTPStatus(fault.status).phrase
-    page = f"<html><body><h1>{fault.status} {phrase}</h1></body></html>".encode("ascii")
-    return _Reply(fault.status, (("Content-Type", "text/html"),), page)
-
-
-def _select(document: Any, tree: Mapping[str, Any]) -> Any:
-    """Keep only the dotted ``fields`` (a tree of names) of a document (MAILCHIMP.md §2.4)."""
-    if isinstance(document, list):
-        return [_select(item, tree) for item in document]
-    if not isinstance(document, dict):
-        return document
-    return {
-        name: _select(document[name], sub) if sub else document[name]
-        for name, sub in tree.items()
-        if name in document
-    }
-
-
-def _drop(document: Any, tree: Mapping[str, Any]) -> Any:
-    """Leave out the dotted ``exclude_fields`` of a document."""
-    if isinstance(document, list):
-        return [_drop(item, tree) for item in document]
-    if not isinstance(document, dict):
-        return document
-    return {
-        name: _drop(value, tree[name]) if tree.get(name) else value
-        for name, value in document.items()
-        if name not in tree or tree[name]
-    }
-
-
-def _field_tree(text: str) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path in filter(None, (p.strip() for p in text.split(","))):
-        node = tree
-        for name in path.split("."):
-            node = node.setdefault(name, {})
-    return tree
-
-
-def _shape(document: Any, query: Mapping[str, str]) -> Any:
-    if "fields" in query and "exclude_fields" in query:
-        raise Problem(400, "Bad Request", "fields and exclude_fields are mutually exclusive")
-    if "fields" in query:
-        return _select(document, _field_tree(query["fields"]))
-    if "exclude_fields" in query:
-        return _drop(document, _field_tree(query["exclude_fields"]))
-    return document
-
-
-#: Path shapes the fake serves, by number of segments after ``/3.0``.
-_ROUTES: Final = {
-    ("ping",): "/ping",
-    ("lists", None): "/lists/{list_id}",
-    ("lists", None, "members"): "/lists/{list_id}/members",
-    ("lists", None, "members", None): "/lists/{list_id}/members/{subscriber_hash}",
-    ("lists", None, "members", None, "tags"): "/lists/{list_id}/members/{subscriber_hash}/tags",
-    ("lists", None, "members", None, "actions", "delete-permanent"): (
-        "/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent"
-    ),
-}
-
-
-def _route(segments: Sequence[str]) -> str | None:
-    for shape, template in _ROUTES.items():
-        if len(shape) == len(segments) and all(
-            want is None or want == got for want, got in zip(shape, segments, strict=True)
-        ):
-            return template
-    return None
-
-
-def _int(query: Mapping[str, str], name: str, default: int) -> int:
-    return int(query.get(name, default))
 
 
 class _Server(ThreadingHTTPServer):
@@ -440,6 +183,9 @@ class FakeMailchimp:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._batches = FakeBatches(
+            self._run_operation, self._batch_delay, self._stopping, self._origin
+        )
 
     def __repr__(self) -> str:
         """Show the address and the audiences, never the key."""
@@ -460,6 +206,9 @@ class FakeMailchimp:
         server = _Server((self._host, self._port), _Handler)
         server.fake = self
         self._server = server
+        with self._lock:
+            for audience in self._audiences.values():
+                audience.links_base = self.url
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -484,6 +233,7 @@ class FakeMailchimp:
                 connection.shutdown(socket.SHUT_RDWR)
         server.server_close()
         thread.join()
+        self._batches.stop()
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -513,6 +263,11 @@ class FakeMailchimp:
         return f"http://{host!s}:{port}/3.0"
 
     @property
+    def batches(self) -> FakeBatches:
+        """The ``/batches`` of this fake: ``hold()``, ``release()`` and ``wait()`` for tests."""
+        return self._batches
+
+    @property
     def api_key(self) -> str:
         """The key the fake accepts."""
         return self._api_key
@@ -534,6 +289,8 @@ class FakeMailchimp:
         """Create another (empty) audience."""
         with self._lock:
             audience = self._audiences[list_id] = FakeAudience(list_id, self._lock, name)
+            if self._server is not None:
+                audience.links_base = self.url
             return audience
 
     @property
@@ -614,10 +371,10 @@ class FakeMailchimp:
 
     def _serve(
         self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> _Reply | None:
+    ) -> Reply | None:
         """Answer one request; ``headers`` have lower-case names. ``None``: drop the connection."""
         split = urlsplit(raw_path)
-        incoming = _Incoming(
+        incoming = Incoming(
             method=method,
             path=split.path,
             query={k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
@@ -638,7 +395,7 @@ class FakeMailchimp:
         fault: Fault | None = None
         try:
             if over:
-                reply: _Reply | None = _problem_reply(
+                reply: Reply | None = problem_reply(
                     Problem(
                         429,
                         "Too Many Requests",
@@ -649,7 +406,7 @@ class FakeMailchimp:
             else:
                 reply, fault = self._admitted(incoming)
         except Exception:  # noqa: BLE001 - a bug in the fake must still answer
-            reply = _problem_reply(
+            reply = problem_reply(
                 Problem(500, "Internal Server Error", "The fake failed."), incoming.request_id
             )
         finally:
@@ -671,7 +428,7 @@ class FakeMailchimp:
                 self._log.append(entry)
         return reply
 
-    def _admitted(self, incoming: _Incoming) -> tuple[_Reply | None, Fault | None]:
+    def _admitted(self, incoming: Incoming) -> tuple[Reply | None, Fault | None]:
         self._gate.wait()
         fault = self._take_fault(incoming.method, incoming.path)
         if fault is not None and fault.kind is FaultKind.SLOW:
@@ -694,7 +451,7 @@ class FakeMailchimp:
         try:
             reply = self._respond(incoming)
         except Problem as problem:
-            reply = _problem_reply(problem, incoming.request_id)
+            reply = problem_reply(problem, incoming.request_id)
         remaining = delay - (time.monotonic() - started)
         if remaining > 0:
             self._stopping.wait(remaining)
@@ -703,10 +460,10 @@ class FakeMailchimp:
         return reply, fault
 
     @staticmethod
-    def _faulted(fault: Fault, request_id: str) -> _Reply | None:
+    def _faulted(fault: Fault, request_id: str) -> Reply | None:
         if fault.kind is FaultKind.DROPPED_CONNECTION:
             return None
-        return _fault_reply(fault, request_id)
+        return fault_reply(fault, request_id)
 
     def _authorised(self, headers: Mapping[str, str]) -> None:
         header = headers.get("authorization") or ""
@@ -729,98 +486,127 @@ class FakeMailchimp:
                 "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
             )
 
-    def _respond(self, incoming: _Incoming) -> _Reply:
-        """Authenticate, route, validate against the spec, then carry the request out."""
+    def _respond(self, incoming: Incoming) -> Reply:
+        """Authenticate, apply the test headers, then route and carry the request out."""
+        if incoming.path.startswith("/batch-results/"):
+            return self._batch_results(incoming)
         self._authorised(incoming.headers)
-        segments, template, key = _resolve(incoming)
-        if template == "/ping":
-            return _json_reply(200, {"health_status": "Everything's Chimpy!"}, incoming.request_id)
-        audience = self._audiences.get(segments[1])
-        if audience is None:
+        method = incoming.method
+        override = incoming.headers.get("x-http-method-override")
+        if override is not None:
+            if method != "POST" or override.upper() not in OVERRIDABLE:
+                raise Problem(
+                    422,
+                    "Invalid Method Override",
+                    "X-HTTP-Method-Override is allowed only on POST requests, naming GET, "
+                    "POST, PUT, PATCH or DELETE.",
+                )
+            method = override.upper()
+        trigger = incoming.headers.get("x-trigger-error")
+        if trigger is not None:
+            raise triggered(trigger)
+        return self._dispatch(
+            method,
+            incoming.path,
+            incoming.query,
+            incoming.body,
+            incoming.request_id,
+            parse_error=incoming.parse_error,
+        )
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        request_id: str,
+        *,
+        parse_error: str = "",
+    ) -> Reply:
+        """Route, validate against the spec, then carry the request out (HTTP and batches)."""
+        if not path.startswith("/3.0/") and path != "/3.0":
             raise not_found()
-        with self._lock:
-            if len(segments) <= 3:  # noqa: PLR2004 - the audience, or its member list
-                document = _audience_call(audience, key, incoming)
-            else:
-                member = audience.find(segments[3])
-                if member is None:
-                    raise not_found()
-                document = _member_call(audience, member, key, incoming)
-        if document is _NO_BODY:
-            return _json_reply(204, _NO_BODY, incoming.request_id)
-        return _json_reply(200, _shape(document, incoming.query), incoming.request_id)
-
-
-def _resolve(incoming: _Incoming) -> tuple[list[str], str, str]:
-    """Route a request and validate it against the spec's request schemas."""
-    path = incoming.path
-    if not path.startswith("/3.0/"):
-        raise not_found()
-    segments = [unquote(s) for s in path[len("/3.0/") :].strip("/").split("/")]
-    template = _route(segments)
-    if template is None:
-        raise not_found()
-    key = f"{incoming.method} {template}"
-    operation = load_request_schemas().get(key)
-    if operation is None:
-        raise Problem(
-            405,
-            "Method Not Allowed",
-            "The requested method and resource are not compatible. See the Allow header "
-            "for this resource's available methods.",
-        )
-    errors = query_problems(incoming.query, operation["query"])
-    check = compiled_body_checks()[key]
-    if check is not None:
-        if incoming.parse_error:
+        relative = "/" + "/".join(unquote(s) for s in path[len("/3.0") :].strip("/").split("/"))
+        found = match(relative.rstrip("/") or "/")
+        if found is None:
+            unserved = spec_template(relative.rstrip("/") or "/", served_schemas()["paths"])
+            if unserved is None:
+                raise not_found()
             raise Problem(
-                400,
-                "JSON Parse Exception",
-                f"We encountered an unspecified JSON parsing error: {incoming.parse_error}",
+                501,
+                "Not Implemented",
+                f"The fake Mailchimp does not serve {method} {unserved}.",
             )
-        check(incoming.body, (), errors)
-    if errors:
-        raise Problem(400, "Invalid Resource", _INVALID_RESOURCE, errors)
-    return segments, template, key
+        template, params, routes = found
+        route = routes.get(method)
+        if route is None:
+            allowed = served_schemas()["paths"].get(template, sorted(routes))
+            if method in allowed:
+                raise Problem(
+                    501,
+                    "Not Implemented",
+                    f"The fake Mailchimp does not serve {method} {template}.",
+                    headers={"Allow": ", ".join(m for m in allowed if m in routes)},
+                )
+            raise Problem(
+                405,
+                "Method Not Allowed",
+                "The requested method and resource are not compatible. See the Allow header "
+                "for this resource's available methods.",
+                headers={"Allow": ", ".join(sorted(routes))},
+            )
+        operation = served_schemas()["operations"][route.key]
+        errors = query_problems(query, operation["query"])
+        check = compiled_served_checks()[route.key]
+        if check is not None:
+            if parse_error:
+                raise Problem(
+                    400,
+                    "JSON Parse Exception",
+                    f"We encountered an unspecified JSON parsing error: {parse_error}",
+                )
+            check(body, (), errors)
+        if errors:
+            raise invalid_resource(errors)
+        refuse_unhonoured(route, query, operation["query"])
+        call = Call(self, params, query, body, request_id)
+        with self._lock:
+            document = route.handler(call)
+            if document is NO_BODY:
+                return json_reply(204, NO_BODY, request_id)
+            return json_reply(200, shaped(route, document, call), request_id)
 
+    def _run_operation(
+        self, method: str, path: str, query: dict[str, str], body_text: str | None
+    ) -> tuple[int, str]:
+        """Carry out one ``/batches`` operation through the routes: status and answer text."""
+        body: Any = None
+        parse_error = ""
+        if body_text:
+            try:
+                body = json.loads(body_text)
+            except ValueError as exc:
+                body, parse_error = body_text, str(exc)
+        request_id = str(uuid.uuid4())
+        try:
+            reply = self._dispatch(
+                method, "/3.0" + path, query, body, request_id, parse_error=parse_error
+            )
+        except Problem as problem:
+            reply = problem_reply(problem, request_id)
+        return reply.status, reply.body.decode("utf-8")
 
-def _audience_call(audience: FakeAudience, key: str, incoming: _Incoming) -> Any:
-    query = incoming.query
-    if key == "GET /lists/{list_id}":
-        return audience.list_json()
-    if key == "POST /lists/{list_id}":
-        return audience.batch_subscribe(
-            incoming.body,
-            skip_merge_validation=query.get("skip_merge_validation") == "true",
-            skip_duplicate_check=query.get("skip_duplicate_check") == "true",
-        )
-    chosen = audience.listing(query.get("status"))
-    count, offset = _int(query, "count", 10), _int(query, "offset", 0)
-    return {
-        "members": [audience.member_json(m) for m in chosen[offset : offset + count]],
-        "list_id": audience.list_id,
-        "total_items": len(chosen),
-    }
+    def _batch_delay(self, operations: int) -> float:
+        return self.latency + self.member_latency * operations
 
+    def _origin(self) -> str:
+        return self.url.removesuffix("/3.0")
 
-def _member_call(audience: FakeAudience, member: Any, key: str, incoming: _Incoming) -> Any:
-    query = incoming.query
-    if key == "GET /lists/{list_id}/members/{subscriber_hash}":
-        return audience.member_json(member)
-    if key == "PATCH /lists/{list_id}/members/{subscriber_hash}":
-        return audience.patch_member(
-            member,
-            incoming.body,
-            skip_merge_validation=query.get("skip_merge_validation") == "true",
-        )
-    if key == "DELETE /lists/{list_id}/members/{subscriber_hash}":
-        audience.archive_member(member)
-        return _NO_BODY
-    if key == "GET /lists/{list_id}/members/{subscriber_hash}/tags":
-        count, offset = _int(query, "count", 10), _int(query, "offset", 0)
-        return audience.tags_json(member, count, offset)
-    if key == "POST /lists/{list_id}/members/{subscriber_hash}/tags":
-        audience.set_member_tags(member, incoming.body["tags"])
-        return _NO_BODY
-    audience.delete_member_permanently(member)
-    return _NO_BODY
+    def _batch_results(self, incoming: Incoming) -> Reply:
+        """The result archive at a batch's ``response_body_url`` (no key, like a signed URL)."""
+        name = incoming.path.removeprefix("/batch-results/")
+        archive = self.batches.archive(name.removesuffix(".tar.gz"))
+        if incoming.method != "GET" or not name.endswith(".tar.gz") or archive is None:
+            raise not_found()
+        return Reply(200, (("Content-Type", "application/gzip"),), archive)
