@@ -589,7 +589,7 @@ def test_set_tags_many_runs_every_change(client: MailchimpClient, fake: FakeMail
 def test_archive_archives_and_a_repeat_counts_as_done(
     client: MailchimpClient, fake: FakeMailchimp
 ) -> None:
-    """DELETE archives; again (404) or never there is "absent", which is ok (§4, R4.2)."""
+    """DELETE archives; again (405, as recorded) or never there (404) is "absent": ok (R4.5)."""
     fake.audience().add("jan@example.nl")
     first = client.archive(LIST, "jan@example.nl")
     assert (first.outcome, first.status, first.ok) == (MemberOutcome.ARCHIVED, "archived", True)

@@ -231,12 +231,12 @@ def test_batch_subscribe_repeated_after_a_lost_answer_is_idempotent(
 def test_archive_repeated_after_a_lost_answer_counts_as_archived(
     client: MailchimpClient, fake: FakeMailchimp
 ) -> None:
-    """DELETE carried out, answer dropped: the repeat's 404 means done (§4, R4.2)."""
+    """DELETE carried out, answer dropped: the repeat's 405 "cannot be removed" means done (R4.5)."""
     fake.audience().add("jan@example.nl")
     fake.inject(Fault.dropped_connection(after_processing=True))
     result = client.archive(LIST, "jan@example.nl")
     assert (result.outcome, result.ok) == (MemberOutcome.ABSENT, True)
-    assert _statuses(fake) == [0, 404]
+    assert _statuses(fake) == [0, 405]  # as recorded: an archived member cannot be removed
     assert fake.audience().statuses() == {"archived": 1}
 
 
