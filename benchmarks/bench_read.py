@@ -26,7 +26,7 @@ from typing import Any
 from auditcase_mailchimp import ExportFile, PersonKind
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_core import _person  # noqa: E402 - the same persons as the core benchmark
+from bench_core import _person  # the same persons as the core benchmark
 
 SIZES = (100_000, 1_000_000)
 REPEATS = {100_000: 3, 1_000_000: 2}
@@ -76,7 +76,9 @@ def write_exports(size: int, folder: Path) -> tuple[Path, Path]:
         for values in _records(size):
             *text, groups, linked, mailings, excluded = values
             writer.writerow([*text, ";".join(groups), *(words[f] for f in values[8:])])
-            record = dict(zip(HEADER, [*text, list(groups), linked, mailings, excluded]))
+            record = dict(
+                zip(HEADER, [*text, list(groups), linked, mailings, excluded], strict=True)
+            )
             jsonl_out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return csv_path, jsonl_path
 
@@ -98,7 +100,8 @@ def _run(*args: str) -> dict[str, float]:
     out = subprocess.run(  # noqa: S603 - our own interpreter and scripts
         [sys.executable, *args], capture_output=True, text=True, check=True
     ).stdout
-    return json.loads(out.splitlines()[-1])
+    row: dict[str, float] = json.loads(out.splitlines()[-1])
+    return row
 
 
 def main(argv: list[str]) -> int:
@@ -108,9 +111,7 @@ def main(argv: list[str]) -> int:
         return 0
     sizes = [int(a) for a in argv] or list(SIZES)
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}")
-    print(
-        f"{'rows':>9} {'format':>6} {'read s':>7} {'peak MB':>8} {'map+plan s':>11} {'ratio':>6}"
-    )
+    print(f"{'rows':>9} {'format':>6} {'read s':>7} {'peak MB':>8} {'map+plan s':>11} {'ratio':>6}")
     ok = True
     core = Path(__file__).with_name("bench_core.py")
     with tempfile.TemporaryDirectory() as folder:

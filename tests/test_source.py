@@ -796,9 +796,13 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def _exportable(people: list[Person]) -> list[Person]:
     """The persons with every control character in a name replaced (those are row errors)."""
-    names = ("initials", "christian_name", "surname")
     return [
-        attrs.evolve(p, **{name: _CONTROL.sub("?", getattr(p, name)) for name in names})
+        attrs.evolve(
+            p,
+            initials=_CONTROL.sub("?", p.initials),
+            christian_name=_CONTROL.sub("?", p.christian_name),
+            surname=_CONTROL.sub("?", p.surname),
+        )
         for p in people
     ]
 

@@ -1,4 +1,4 @@
-"""The bytes of an export file as text: the encoding (R8.2) and the characters no cell may hold.
+r"""The bytes of an export file as text: the encoding (R8.2) and the characters no cell may hold.
 
 An export is read twice from disk, never held whole: a first pass over its bytes decides the
 encoding (and notes whether any byte could be a control character), the second streams it as
@@ -17,7 +17,7 @@ R8.2, with the decisions taken here:
 
 The characters a cell may not hold (R8.4): NUL and the other C0 controls, DEL and the C1
 controls (the start of a terminal escape sequence among them), and lone surrogates (bytes that
-were not UTF-8, or a JSON ``\\ud800`` escape). Tab, carriage return and line feed are allowed
+were not UTF-8, or a JSON ``\ud800`` escape). Tab, carriage return and line feed are allowed
 in names and groups (spreadsheets write line breaks inside cells), never inside ``PersonId``.
 """
 
@@ -53,21 +53,27 @@ _STRAY: Final = re.compile("[\udc80-\udcff]")
 _BEYOND_ASCII: Final = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
 
+_STRAY_BYTES: Final = range(0xDC80, 0xDD00)
+_SURROGATES: Final = range(0xD800, 0xE000)
+_ESCAPES: Final = frozenset({0x1B, 0x9B})  # ESC, and CSI (C1)
+_BREAKS: Final = frozenset({0x09, 0x0A, 0x0D})
+
+
 def describe_fault(char: str) -> str:
     """Say what is wrong with a character :data:`TEXT_FAULT` or :data:`ID_FAULT` found."""
     code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:
+    if code in _STRAY_BYTES:
         return (
             f"holds a byte that is not UTF-8 (0x{code - 0xDC00:02X}) in a file that is UTF-8 "
             "elsewhere: fix the row, or save the whole file as 'CSV UTF-8'"
         )
-    if 0xD800 <= code <= 0xDFFF:
+    if code in _SURROGATES:
         return f"holds a lone surrogate (U+{code:04X}), which is no character"
     if code == 0:
         return "holds a NUL character (U+0000)"
-    if code == 0x1B or code == 0x9B:
+    if code in _ESCAPES:
         return f"holds a terminal escape character (U+{code:04X})"
-    if code in (0x09, 0x0A, 0x0D):
+    if code in _BREAKS:
         return f"holds a tab or line break (U+{code:04X}), which no id may hold"
     return f"holds a control character (U+{code:04X})"
 
@@ -95,6 +101,41 @@ class Encoding:
     size: int
 
 
+@attrs.define
+class _FirstPass:
+    """What one pass over the bytes notes: UTF-8 or not, control bytes, anything but blanks."""
+
+    utf8: bool = True
+    controls: bool = False
+    content: bool = False
+    size: int = 0
+    lines: int = 0
+    bad_line: int | None = None
+
+
+def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
+    found = _FirstPass(content=bool(chunk.removeprefix(codecs.BOM_UTF8).strip()))
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while chunk:
+        found.size += len(chunk)
+        found.content = found.content or bool(chunk.strip())
+        found.controls = found.controls or _CONTROL_BYTES.search(chunk) is not None
+        if found.utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                found.utf8 = False
+                found.bad_line = found.lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+        found.lines += chunk.count(b"\n")
+        chunk = stream.read(CHUNK)
+    if found.utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            found.utf8, found.bad_line = False, found.lines + 1
+    return found
+
+
 def scan_bytes(stream: IO[bytes], *, json_lines: bool) -> Encoding | None:
     """Decide the encoding of a file from its bytes (R8.2); ``None`` for a file of only blanks.
 
@@ -116,35 +157,16 @@ def scan_bytes(stream: IO[bytes], *, json_lines: bool) -> Encoding | None:
             + ("UTF-8" if json_lines else "'CSV UTF-8' or 'CSV (semicolon delimited)'")
         )
     bom = chunk.startswith(codecs.BOM_UTF8)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, controls, content = True, False, bool(chunk.removeprefix(codecs.BOM_UTF8).strip())
-    bad_line: int | None = None
-    size = lines = 0
-    while chunk:
-        size += len(chunk)
-        content = content or bool(chunk.strip())
-        controls = controls or _CONTROL_BYTES.search(chunk) is not None
-        if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                utf8, bad_line = False, lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
-        lines += chunk.count(b"\n")
-        chunk = stream.read(CHUNK)
-    if not content:
+    found = _first_pass(stream, chunk)
+    if not found.content:
         return None
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8, bad_line = False, lines + 1
-    if utf8:
-        return Encoding("utf-8-sig", "strict", controls, size)
+    if found.utf8:
+        return Encoding("utf-8-sig", "strict", suspicious=found.controls, size=found.size)
     stream.seek(0)
     if bom or _mostly_utf8(stream):
-        return Encoding("utf-8-sig", "surrogateescape", True, size)
+        return Encoding("utf-8-sig", "surrogateescape", suspicious=True, size=found.size)
     if json_lines:
-        raise UnreadableBytes("not UTF-8, which JSON Lines requires", bad_line)
+        raise UnreadableBytes("not UTF-8, which JSON Lines requires", found.bad_line)
     stream.seek(0)
     lines = 0
     while chunk := stream.read(CHUNK):
@@ -156,7 +178,7 @@ def scan_bytes(stream: IO[bytes], *, json_lines: bool) -> Encoding | None:
                 f"the file is neither UTF-8 nor Windows-1252 (byte 0x{chunk[exc.start]:02X})", line
             ) from exc
         lines += chunk.count(b"\n")
-    return Encoding("cp1252", "strict", controls, size)
+    return Encoding("cp1252", "strict", suspicious=found.controls, size=found.size)
 
 
 def _mostly_utf8(stream: IO[bytes]) -> bool:

@@ -36,7 +36,7 @@ import json
 import logging
 import os
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeVar
 
@@ -271,9 +271,9 @@ class ExportFile:
                 text.detach()
         except UnreadableBytes as exc:
             where = f"line {exc.line}: " if exc.line is not None else ""
-            raise UnreadableSourceError(
-                f"{path}: {where}{exc}", path=path, line=exc.line
-            ) from exc.__cause__ or exc
+            raise UnreadableSourceError(f"{path}: {where}{exc}", path=path, line=exc.line) from (
+                exc.__cause__ or exc
+            )
         except UnicodeDecodeError as exc:  # only when the file changed between the two passes
             raise UnreadableSourceError(
                 f"{path}: the file changed while it was being read; read it again", path=path
@@ -385,7 +385,9 @@ class _Collector:
         self.persons.append(person)
         self._lines.append(line)
 
-    def fault(self, line: int, person_id: str | None, faults: Iterable[tuple[str | None, str]]) -> None:
+    def fault(
+        self, line: int, person_id: str | None, faults: Iterable[tuple[str | None, str]]
+    ) -> None:
         """Report a bad row: one row error per fault, all with the same id (or ``None``)."""
         if person_id is not None:
             self.identified += 1
@@ -457,10 +459,10 @@ def _certain_id(value: object) -> str | None:
     """The id of a row, trimmed, when it can be read with certainty (R8.4); else ``None``."""
     if value.__class__ is not str:
         return None
-    person_id = value.strip()  # type: ignore[attr-defined]
+    person_id = value.strip()
     if not person_id or len(person_id) > FIELD_LIMIT or ID_FAULT.search(person_id):
         return None
-    return person_id  # type: ignore[no-any-return]
+    return person_id
 
 
 def _text_fault(column: str, value: str) -> str | None:
@@ -479,7 +481,7 @@ def _value_faults(values: Mapping[str, Any]) -> list[tuple[str | None, str]]:
     for column in _ORDER:
         value = values.get(column)
         texts = value if value.__class__ is list else (value,)
-        for text in texts:  # type: ignore[union-attr]
+        for text in texts:
             if text.__class__ is str:
                 fault = _text_fault(column, text)
                 if fault is not None:
@@ -507,7 +509,9 @@ def _header(path: str, first: str) -> tuple[str, dict[str, int]]:
     candidates = []
     for delimiter in (",", ";"):
         try:
-            names = [name.strip() for name in next(csv.reader([first], delimiter=delimiter, strict=True))]
+            names = [
+                name.strip() for name in next(csv.reader([first], delimiter=delimiter, strict=True))
+            ]
         except (csv.Error, StopIteration):
             names = []
         candidates.append((sum(name in _ORDER for name in names), delimiter, names))
@@ -561,8 +565,7 @@ def _width_fault(cells: list[str], width: int, delimiter: str) -> str:
             f"'{delimiter}'; the person id cannot be read with certainty"
         )
     return (
-        f"{fault}: is a delimiter missing its quotes? The person id cannot be read with "
-        "certainty"
+        f"{fault}: is a delimiter missing its quotes? The person id cannot be read with certainty"
     )
 
 
@@ -693,69 +696,15 @@ def _read_jsonl(path: str, text: IO[str], encoding: Encoding, out: _Collector) -
     present: set[str] = set()
     complete = False
     records = 0
-    kinds, share, person = _KINDS.get, out.share, Person
     for line, raw in enumerate(text, start=1):
         if raw.isspace():
             continue  # blank lines are ignored (R8.5)
         records += 1
         out.rows += 1
-        value, fault = _json_value(raw)
-        if fault is not None:
-            column, message = fault
-            out.fault(line, None, ((column, message),))
-            continue
-        if value.__class__ is not dict:
-            out.fault(line, None, ((None, f"must be a JSON object, not {json_type(value)}"),))
-            continue
-        if not complete:
+        value = _json_record(line, raw, encoding, out)
+        if value is not None and not complete:
             present.update(value)
             complete = present.issuperset(_ORDER)
-        raw_id = value.get(_ID_COLUMN)
-        person_id = _certain_id(raw_id)
-        missing = [(key, "the key is missing") for key in _ORDER if key not in value]
-        if missing:
-            out.fault(line, person_id, missing)
-            continue
-        # A control character reaches a JSON string only through an escape, or as DEL or C1
-        # (which the first pass notes); a line break or tab in an id through one too.
-        if encoding.suspicious or "\\" in raw or len(raw) > FIELD_LIMIT:
-            faults = _value_faults(value)
-            if faults:
-                out.fault(line, person_id, faults)
-                continue
-        kind = value["PersonKind"]
-        kind = kinds(kind) if kind.__class__ is str else None
-        groups = value["CorrespondenceGroupRE"]
-        texts = [value[column] for column in _TEXT_COLUMNS]
-        flags = [value[column] for column in _FLAG_COLUMNS]
-        if (
-            person_id is None
-            or kind is None
-            or groups.__class__ is not list
-            or any(item.__class__ is not str for item in groups)
-            or any(item.__class__ is not str for item in texts)
-            or any(flag.__class__ is not bool for flag in flags)
-        ):
-            out.structure(line, value, person_id)
-            continue
-        initials, christian_name, surname, contact_email, company_email = texts
-        linked, mailings, excluded = flags
-        out.add(
-            line,
-            person(
-                person_id=person_id,
-                kind=kind,
-                initials=share(initials),
-                christian_name=share(christian_name),
-                surname=surname,
-                contact_email=contact_email,
-                company_email=company_email,
-                correspondence_groups=share(tuple(groups)),
-                linked=linked,
-                receives_mailings=mailings,
-                excluded_from_correspondence=excluded,
-            ),
-        )
     # Checked once every line is seen; raised before the caller uses any record.
     if not records:
         raise UnreadableSourceError(f"{path}: the file is empty (it holds no records)", path=path)
@@ -770,6 +719,72 @@ def _read_jsonl(path: str, text: IO[str], encoding: Encoding, out: _Collector) -
             path=path,
             columns=absent,
         )
+
+
+def _json_record(
+    line: int, raw: str, encoding: Encoding, out: _Collector
+) -> Mapping[str, Any] | None:
+    """Read one non-blank line into ``out``; return its object, or ``None`` if it is none."""
+    value, fault = _json_value(raw)
+    if fault is not None:
+        out.fault(line, None, (fault,))
+        return None
+    if value.__class__ is not dict:
+        out.fault(line, None, ((None, f"must be a JSON object, not {json_type(value)}"),))
+        return None
+    person_id = _certain_id(value.get(_ID_COLUMN))
+    missing = [(key, "the key is missing") for key in _ORDER if key not in value]
+    if missing:
+        out.fault(line, person_id, missing)
+        return value
+    # A control character reaches a JSON string only through an escape, or as DEL or C1 (which
+    # the first pass notes); so does a line break or tab in an id.
+    if encoding.suspicious or "\\" in raw or len(raw) > FIELD_LIMIT:
+        faults = _value_faults(value)
+        if faults:
+            out.fault(line, person_id, faults)
+            return value
+    person = _json_person(value, person_id, out.share)
+    if person is None:
+        out.structure(line, value, person_id)
+    else:
+        out.add(line, person)
+    return value
+
+
+def _json_person(
+    value: Mapping[str, Any], person_id: str | None, share: Callable[[Any], Any]
+) -> Person | None:
+    """The person of a JSON record whose every value has its type (R8.5); else ``None``."""
+    kind = value["PersonKind"]
+    kind = _KINDS.get(kind) if kind.__class__ is str else None
+    groups = value["CorrespondenceGroupRE"]
+    texts = [value[column] for column in _TEXT_COLUMNS]
+    flags = [value[column] for column in _FLAG_COLUMNS]
+    if (
+        person_id is None
+        or kind is None
+        or groups.__class__ is not list
+        or any(item.__class__ is not str for item in groups)
+        or any(item.__class__ is not str for item in texts)
+        or any(flag.__class__ is not bool for flag in flags)
+    ):
+        return None
+    initials, christian_name, surname, contact_email, company_email = texts
+    linked, mailings, excluded = flags
+    return Person(
+        person_id=person_id,
+        kind=kind,
+        initials=share(initials),
+        christian_name=share(christian_name),
+        surname=surname,
+        contact_email=contact_email,
+        company_email=company_email,
+        correspondence_groups=share(tuple(groups)),
+        linked=linked,
+        receives_mailings=mailings,
+        excluded_from_correspondence=excluded,
+    )
 
 
 _TEXT_COLUMNS: Final = tuple(
