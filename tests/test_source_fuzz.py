@@ -148,9 +148,10 @@ def _read(path: Path, file_format: Any = None) -> ExportResult | None:
     try:
         return ExportFile(path, file_format=file_format).read()
     except UnreadableSourceError as exc:
-        assert not CONTROL.search(str(exc)), "a control character in a message"
-        event("unreadable")
-        return None
+        message = str(exc)
+    assert not CONTROL.search(message), "a control character in a message"
+    event("unreadable")
+    return None
 
 
 def _check(result: ExportResult | None) -> None:
@@ -215,8 +216,8 @@ def test_random_bytes_after_a_good_header_raise_only_our_errors(
     else:
         first = json.dumps(
             {"PersonId": "1", "PersonKind": "klant", "CorrespondenceGroupRE": []}
-            | {c: "" for c in HEADER[2:7]}
-            | {c: True for c in HEADER[8:]}
+            | dict.fromkeys(HEADER[2:7], "")
+            | dict.fromkeys(HEADER[8:], True)
         )
     path.write_bytes(first.encode() + b"\r\n" + data)
     _check(_read(path, file_format))
@@ -274,10 +275,11 @@ def mutations(draw: st.DrawFn, data: bytes) -> bytes:
 )
 def test_written_exports_read_exactly_or_report(
     folder: Path,
+    *,
     rows: list[dict[str, str]],
     header: list[str],
     style: dict[str, Any],
-    edit: bool,  # noqa: FBT001 - hypothesis passes parameters by name
+    edit: bool,
     data: st.DataObject,
 ) -> None:
     """R8.2, R8.4: each person read is the person written on its row; bad rows never yield one."""
@@ -377,10 +379,11 @@ def _intended_json(record: dict[str, Any]) -> Person | None:
 )
 def test_json_lines_read_exactly_or_report(
     folder: Path,
+    *,
     records: list[dict[str, Any]],
-    ensure_ascii: bool,  # noqa: FBT001 - hypothesis passes parameters by name
-    huge: bool,  # noqa: FBT001
-    edit: bool,  # noqa: FBT001
+    ensure_ascii: bool,
+    huge: bool,
+    edit: bool,
     data: st.DataObject,
 ) -> None:
     """R8.4, R8.5: JSON Lines with wrong types, huge numbers and edits: only our errors."""
