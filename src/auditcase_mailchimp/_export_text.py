@@ -42,9 +42,20 @@ __all__ = [
 #: How much of the file the first pass reads at a time.
 CHUNK: Final = 1 << 20
 
-#: A byte that may be (part of) a control character: C0 but tab, CR and LF; DEL; and C1 as
-#: UTF-8 spells it. Only a hint that cells must be checked one by one.
-_CONTROL_BYTES: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+#: Every byte but the C0 controls (tab, CR and LF aside) and DEL: deleting these from a chunk
+#: leaves its control bytes (a C loop, far faster than a regular expression).
+_NOT_C0: Final = bytes(
+    b for b in range(256) if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F)  # noqa: PLR2004
+)
+#: A C1 control as UTF-8 spells it.
+_C1_UTF8: Final = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+def _has_controls(chunk: bytes) -> bool:
+    """Whether a chunk may hold a control character: a hint that cells need checking."""
+    if chunk.translate(None, _NOT_C0):
+        return True
+    return b"\xc2" in chunk and _C1_UTF8.search(chunk) is not None
 #: A character no name, address or group may hold.
 TEXT_FAULT: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 #: A character no person id may hold (line breaks and tabs included).
@@ -119,7 +130,7 @@ def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
     while chunk:
         found.size += len(chunk)
         found.content = found.content or bool(chunk.strip())
-        found.controls = found.controls or _CONTROL_BYTES.search(chunk) is not None
+        found.controls = found.controls or _has_controls(chunk)
         if found.utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
             try:
                 decoder.decode(chunk)

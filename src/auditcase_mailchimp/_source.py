@@ -17,14 +17,25 @@ Decisions left open by SPEC.md R8, taken here:
   someone, or mail someone who may have asked not to be mailed);
 - ``PersonId`` is trimmed; a repeated id is a row error on *every* row that holds it, and all
   those rows are skipped (which one is right cannot be known);
-- a CSV row whose number of cells differs from the header's is a row error (its cells cannot be
-  matched to columns); rows that are wholly empty are ignored;
+- a CSV row whose number of cells differs from the header's is a row error without a person id
+  (its cells cannot be matched to columns, so its id is not certain); rows that are wholly
+  empty are ignored;
+- a row error's ``person_id`` is ``None`` whenever the id cannot be read with certainty (R8.4:
+  the sync then archives nobody); a file in which no row has a certain id (a header only, or
+  every row in another delimiter) is unreadable, since it would archive everyone;
+- the encoding (R8.2) and the characters no cell may hold (R8.4) are decided in
+  :mod:`._export_text`; a cell beyond :data:`FIELD_LIMIT` characters is a row error;
 - a CSV quoting error (an unclosed quote) makes the file unreadable: past it, rows cannot be
   told apart;
 - JSON Lines is UTF-8 (with or without BOM) only, as JSON requires; a key missing from *every*
   record is treated like a missing CSV column, a key missing from some records is a row error;
   a file with no records at all is unreadable (an empty export is almost surely a mistake, and
-  would remove everyone).
+  would remove everyone); JSON numbers are never converted (no value of an export is one, and
+  Python refuses integers of more than 4,300 digits).
+
+Speed: the file is streamed, and a row whose cells are all well-formed becomes a
+:class:`Person` directly; only a row the fast path refuses goes through the strict cattrs
+converter, whose hooks give the row errors their messages.
 """
 
 from __future__ import annotations
@@ -575,7 +586,7 @@ def _read_csv(path: str, text: IO[str], encoding: Encoding, out: _Collector) -> 
     delimiter, positions = _header(path, first)
     _allow_long_cells()
     reader = csv.reader(itertools.chain([first], text), delimiter=delimiter, strict=True)
-    check = encoding.suspicious or encoding.size > FIELD_LIMIT
+    suspicious, big = encoding.suspicious, encoding.size > FIELD_LIMIT
     (i_id, i_kind, i_ini, i_chr, i_sur, i_con, i_com, i_grp, i_lnk, i_mai, i_exc) = (
         positions.values()
     )
@@ -596,7 +607,11 @@ def _read_csv(path: str, text: IO[str], encoding: Encoding, out: _Collector) -> 
             if not person_id and not any(cell.strip() for cell in cells):
                 continue
             out.rows += 1
-            if check or id_fault(person_id):
+            if (
+                suspicious
+                or id_fault(person_id)
+                or (big and max(map(len, cells)) > FIELD_LIMIT)
+            ):
                 values = {column: cells[i] for column, i in positions.items()}
                 faults = _value_faults(values)
                 if faults:
