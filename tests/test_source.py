@@ -755,6 +755,17 @@ def test_each_converter_is_new_and_private() -> None:
         cattrs.structure(_record(), Person)  # the global converter knows no AuditCase names
 
 
+def test_the_fast_path_builds_persons_like_the_constructor(tmp_path: Path) -> None:
+    """R8: persons the reader builds without re-validating equal Person(...) field by field."""
+    assert {field.name for field in attrs.fields(Person)} == set(COLUMNS)
+    (from_csv,) = _write_csv(tmp_path / "export.csv", [_row()]).persons()
+    (from_jsonl,) = _write_jsonl(tmp_path / "export.jsonl", [_record()]).persons()
+    for person in (from_csv, from_jsonl):
+        assert person == JAN
+        assert {name: getattr(person, name) for name in COLUMNS} == _fields(JAN)
+        assert Person(**_fields(person)) == person  # every value passes Person's validators
+
+
 # --- round trips ------------------------------------------------------------------------------
 
 

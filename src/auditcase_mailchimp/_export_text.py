@@ -45,7 +45,9 @@ CHUNK: Final = 1 << 20
 #: Every byte but the C0 controls (tab, CR and LF aside) and DEL: deleting these from a chunk
 #: leaves its control bytes (a C loop, far faster than a regular expression).
 _NOT_C0: Final = bytes(
-    b for b in range(256) if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F)  # noqa: PLR2004
+    b
+    for b in range(256)
+    if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F)  # noqa: PLR2004
 )
 #: A C1 control as UTF-8 spells it.
 _C1_UTF8: Final = re.compile(rb"\xc2[\x80-\x9f]")
@@ -56,6 +58,8 @@ def _has_controls(chunk: bytes) -> bool:
     if chunk.translate(None, _NOT_C0):
         return True
     return b"\xc2" in chunk and _C1_UTF8.search(chunk) is not None
+
+
 #: A character no name, address or group may hold.
 TEXT_FAULT: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 #: A character no person id may hold (line breaks and tabs included).

@@ -71,7 +71,7 @@ from ._export_wire import (
     json_type,
     make_converter,
 )
-from ._models import Person
+from ._models import Person, PersonKind
 
 __all__ = [
     "ExportFile",
@@ -515,6 +515,45 @@ _FLAGS: Final = {
 }
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _checked_person(  # noqa: PLR0913, PLR0917 - one argument per field, positional for speed
+    person_id: str,
+    kind: PersonKind,
+    initials: str,
+    christian_name: str,
+    surname: str,
+    contact_email: str,
+    company_email: str,
+    correspondence_groups: tuple[str, ...],
+    linked: bool,  # noqa: FBT001
+    receives_mailings: bool,  # noqa: FBT001
+    excluded_from_correspondence: bool,  # noqa: FBT001
+) -> Person:
+    """Build a person from values the reader has checked, without checking them again.
+
+    Only for the fast paths of this module, whose every value has been checked to have the type
+    :class:`Person` requires (cells are strings; the kind, the flags and the groups come from
+    tables or are checked one by one; the id is non-blank): a million persons are read in a
+    second less. ``test_source.py`` checks that these persons equal ones built the ordinary way.
+    """
+    person = _new(Person)
+    _set(person, "person_id", person_id)
+    _set(person, "kind", kind)
+    _set(person, "initials", initials)
+    _set(person, "christian_name", christian_name)
+    _set(person, "surname", surname)
+    _set(person, "contact_email", contact_email)
+    _set(person, "company_email", company_email)
+    _set(person, "correspondence_groups", correspondence_groups)
+    _set(person, "linked", linked)
+    _set(person, "receives_mailings", receives_mailings)
+    _set(person, "excluded_from_correspondence", excluded_from_correspondence)
+    return person
+
+
 def _header(path: str, first: str) -> tuple[str, dict[str, int]]:
     """R8.1, R8.2: detect the delimiter from the header and find every required column."""
     candidates = []
@@ -590,7 +629,7 @@ def _read_csv(path: str, text: IO[str], encoding: Encoding, out: _Collector) -> 
     (i_id, i_kind, i_ini, i_chr, i_sur, i_con, i_com, i_grp, i_lnk, i_mai, i_exc) = (
         positions.values()
     )
-    kinds, flags, share, person = _KINDS.get, _FLAGS.get, out.share, Person
+    kinds, flags, share, person = _KINDS.get, _FLAGS.get, out.share, _checked_person
     id_fault = ID_FAULT.search
     end = 0
     try:
@@ -607,11 +646,7 @@ def _read_csv(path: str, text: IO[str], encoding: Encoding, out: _Collector) -> 
             if not person_id and not any(cell.strip() for cell in cells):
                 continue
             out.rows += 1
-            if (
-                suspicious
-                or id_fault(person_id)
-                or (big and max(map(len, cells)) > FIELD_LIMIT)
-            ):
+            if suspicious or id_fault(person_id) or (big and max(map(len, cells)) > FIELD_LIMIT):
                 values = {column: cells[i] for column, i in positions.items()}
                 faults = _value_faults(values)
                 if faults:
@@ -633,19 +668,17 @@ def _read_csv(path: str, text: IO[str], encoding: Encoding, out: _Collector) -> 
             out.add(
                 line,
                 person(
-                    person_id=person_id,
-                    kind=kind,
-                    initials=share(cells[i_ini]),
-                    christian_name=share(cells[i_chr]),
-                    surname=cells[i_sur],
-                    contact_email=cells[i_con],
-                    company_email=cells[i_com],
-                    correspondence_groups=share(
-                        tuple(groups.split(GROUP_SEPARATOR)) if groups else ()
-                    ),
-                    linked=linked,
-                    receives_mailings=mailings,
-                    excluded_from_correspondence=excluded,
+                    person_id,
+                    kind,
+                    share(cells[i_ini]),
+                    share(cells[i_chr]),
+                    cells[i_sur],
+                    cells[i_con],
+                    cells[i_com],
+                    share(tuple(groups.split(GROUP_SEPARATOR)) if groups else ()),
+                    linked,
+                    mailings,
+                    excluded,
                 ),
             )
     except csv.Error as exc:
@@ -780,28 +813,30 @@ def _json_person(
         person_id is None
         or kind is None
         or groups.__class__ is not list
-        or any(item.__class__ is not str for item in groups)
-        or any(item.__class__ is not str for item in texts)
-        or any(flag.__class__ is not bool for flag in flags)
+        or (groups and set(map(type, groups)) != _ONLY_STR)
+        or set(map(type, texts)) != _ONLY_STR
+        or set(map(type, flags)) != _ONLY_BOOL
     ):
         return None
     initials, christian_name, surname, contact_email, company_email = texts
     linked, mailings, excluded = flags
-    return Person(
-        person_id=person_id,
-        kind=kind,
-        initials=share(initials),
-        christian_name=share(christian_name),
-        surname=surname,
-        contact_email=contact_email,
-        company_email=company_email,
-        correspondence_groups=share(tuple(groups)),
-        linked=linked,
-        receives_mailings=mailings,
-        excluded_from_correspondence=excluded,
+    return _checked_person(
+        person_id,
+        kind,
+        share(initials),
+        share(christian_name),
+        surname,
+        contact_email,
+        company_email,
+        share(tuple(groups)),
+        linked,
+        mailings,
+        excluded,
     )
 
 
+_ONLY_STR: Final = {str}
+_ONLY_BOOL: Final = {bool}
 _TEXT_COLUMNS: Final = tuple(
     COLUMNS[name]
     for name in ("initials", "christian_name", "surname", "contact_email", "company_email")
