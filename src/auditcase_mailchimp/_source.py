@@ -519,7 +519,7 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _checked_person(  # noqa: PLR0913, PLR0917 - one argument per field, positional for speed
+def _checked_person(  # noqa: PLR0917 - one argument per field, positional for speed
     person_id: str,
     kind: PersonKind,
     initials: str,
