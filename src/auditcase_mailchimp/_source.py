@@ -207,6 +207,7 @@ _SUFFIXES: Final[Mapping[str, ExportFormat]] = {
 }
 _ID_COLUMN: Final = COLUMNS["person_id"]
 _ORDER: Final = {column: n for n, column in enumerate(COLUMNS.values())}
+_KEYS: Final = frozenset(_ORDER)
 _TEXT_CONVERTER: Final = make_converter(text=True)
 _JSON_CONVERTER: Final = make_converter(text=False)
 
@@ -781,8 +782,8 @@ def _json_record(
         out.fault(line, None, ((None, f"must be a JSON object, not {json_type(value)}"),))
         return None
     person_id = _certain_id(value.get(_ID_COLUMN))
-    missing = [(key, "the key is missing") for key in _ORDER if key not in value]
-    if missing:
+    if not _KEYS <= value.keys():
+        missing = [(key, "the key is missing") for key in _ORDER if key not in value]
         out.fault(line, person_id, missing)
         return value
     # A control character reaches a JSON string only through an escape, or as DEL or C1 (which
