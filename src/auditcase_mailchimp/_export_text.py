@@ -9,10 +9,10 @@ R8.2, with the decisions taken here:
 - a UTF-16 byte-order mark is refused with advice (Excel's "Unicode text");
 - a file that is valid UTF-8 (with or without BOM) is UTF-8;
 - a file with a UTF-8 BOM, or with at least as many valid UTF-8 characters beyond ASCII as
-  bytes that are not UTF-8, is UTF-8 *except for a few rows*: it is read as UTF-8 and each byte that is not
-  UTF-8 stays in its cell as a lone surrogate (``surrogateescape``), which makes that cell a row
-  error naming the row and column. It is never re-read as Windows-1252: that would turn every
-  accented name into mojibake;
+  bytes that are not UTF-8, is UTF-8 *except for a few rows*: it is read as UTF-8 and each
+  byte that is not UTF-8 stays in its cell as a lone surrogate (``surrogateescape``), which
+  makes that cell a row error naming the row and column. It is never re-read as
+  Windows-1252: that would turn every accented name into mojibake;
 - any other file is Windows-1252 if every byte is one; else it is unreadable, naming the line.
   (A file of ASCII and one stray byte is therefore Windows-1252: nothing in it says UTF-8, and
   read so the byte is the character Excel meant; a JSON Lines file is then unreadable.)

@@ -782,7 +782,7 @@ def _json_record(
         out.fault(line, None, ((None, f"must be a JSON object, not {json_type(value)}"),))
         return None
     person_id = _certain_id(value.get(_ID_COLUMN))
-    if not _KEYS <= value.keys():
+    if not value.keys() >= _KEYS:
         missing = [(key, "the key is missing") for key in _ORDER if key not in value]
         out.fault(line, person_id, missing)
         return value
