@@ -61,13 +61,15 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: the core at 10k, 100k and 1M persons, then full syncs against the fake.
+    """Benchmarks: the core, reading exports, request CPU, then full syncs against the fake.
 
-    Each prints its figures and ``TARGET MISSED`` where one is; both always run (exit 1 means
+    Each prints its figures and ``TARGET MISSED`` where one is; all always run (exit 1 means
     a missed target, not a broken benchmark).
     """
     session.install("-e", ".", *_group("bench"))
     session.run("python", "benchmarks/bench_core.py", success_codes=[0, 1])
+    session.run("python", "benchmarks/bench_read.py", success_codes=[0, 1])
+    session.run("python", "benchmarks/bench_request_cpu.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_sync.py", *session.posargs, success_codes=[0, 1])
 
 
