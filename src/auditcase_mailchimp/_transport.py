@@ -11,6 +11,7 @@ with an error status is not a failure here: it is a :class:`Response` like any o
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
@@ -23,7 +24,7 @@ from ._errors import ConfigurationError, NetworkError, NetworkTimeoutError
 if TYPE_CHECKING:
     import requests
     import requests.adapters
-    from requests.structures import CaseInsensitiveDict
+    import urllib3
 
 __all__ = [
     "Request",
@@ -133,6 +134,10 @@ class Transport(Protocol):
         ...
 
 
+#: Headers the transport sets itself, whatever the request says.
+_OURS: Final = frozenset({"content-length", "transfer-encoding", "host"})
+
+
 def _positive(value: object, *, integer: bool = False) -> bool:
     """Whether a configuration value is a positive number (not a bool), and whole if asked."""
     kinds = int if integer else int | float
@@ -164,6 +169,29 @@ def _bypasses(host: str, port: int, no_proxy: str) -> bool:
                 return True
     with_port = f"{host}:{port}"
     return any(host.endswith(entry) or with_port.endswith(entry) for entry in entries)
+
+
+@functools.cache
+def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
+    """The HTTP adapter of ``requests``, building answers without reading cookies (none kept)."""
+    import requests  # noqa: PLC0415 - loaded when a transport is built
+    import requests.adapters  # noqa: PLC0415
+
+    class LeanAdapter(requests.adapters.HTTPAdapter):
+        def build_response(
+            self, req: requests.PreparedRequest, resp: urllib3.BaseHTTPResponse
+        ) -> requests.Response:
+            """The answer, its body still to be read; its headers stay on ``raw``."""
+            response = requests.Response()
+            response.status_code = resp.status
+            response.raw = resp
+            response.reason = resp.reason or ""
+            response.url = req.url or ""
+            response.request = req
+            response.connection = self
+            return response
+
+    return LeanAdapter
 
 
 class RequestsTransport:
@@ -207,22 +235,21 @@ class RequestsTransport:
             if not _positive(value):
                 raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
         # requests is loaded when a transport is built, not by `import auditcase_mailchimp`.
+        import urllib.request  # noqa: PLC0415 - already loaded by requests
+
         import requests  # noqa: PLC0415
         import requests.adapters  # noqa: PLC0415
         import requests.utils  # noqa: PLC0415
+        import urllib3  # noqa: PLC0415 - requests' own HTTP library
         from requests.structures import CaseInsensitiveDict  # noqa: PLC0415
 
         self._pool_size = pool_size
         self._connect_timeout = float(connect_timeout)
         self._read_timeout = float(read_timeout)
         # A urllib3 Timeout, so the adapter does not build one per request.
-        self._timeout = requests.adapters.TimeoutSauce(
-            connect=self._connect_timeout, read=self._read_timeout
-        )
+        self._timeout = urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
         # The environment, read once: proxies (``no`` holds NO_PROXY) and the CA bundle.
-        self._proxies = {
-            scheme: url for scheme, url in requests.utils.getproxies().items() if url
-        }
+        self._proxies = {scheme: url for scheme, url in urllib.request.getproxies().items() if url}
         told = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         #: A CA bundle's path, or True for certifi's: never False.
         self._verify: str | bool = told or True
@@ -231,15 +258,14 @@ class RequestsTransport:
         session.verify = self._verify
         session.proxies = {}
         session.max_redirects = 0
-        session.headers = CaseInsensitiveDict(
-            {
-                "User-Agent": user_agent,
-                "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING,
-                "Accept": "*/*",
-                "Connection": "keep-alive",
-            }
+        #: Sent unless the request has its own (HTTP/1.1 keeps connections alive by itself).
+        self._default_headers = (
+            ("User-Agent", user_agent),
+            ("Accept-Encoding", requests.utils.DEFAULT_ACCEPT_ENCODING),
+            ("Accept", "*/*"),
         )
-        adapter = requests.adapters.HTTPAdapter(
+        session.headers = CaseInsensitiveDict(dict(self._default_headers))
+        adapter = _adapter_class()(
             pool_connections=1, pool_maxsize=pool_size, pool_block=True, max_retries=0
         )
         session.mount("https://", adapter)
@@ -300,14 +326,17 @@ class RequestsTransport:
             prepared.url = url
         else:  # let requests quote and encode it
             prepared.prepare_url(url, None)
-        headers: CaseInsensitiveDict[str] = self._session.headers.copy()  # type: ignore[assignment]
-        headers.update(request.headers)
+        headers = {name: value for name, value in request.headers if name.lower() not in _OURS}
+        names = {name.lower() for name in headers}
+        headers.update(
+            (name, value) for name, value in self._default_headers if name.lower() not in names
+        )
         body = request.body
         if body is not None:
             headers["Content-Length"] = str(len(body))
         elif request.method not in {"GET", "HEAD"}:
             headers["Content-Length"] = "0"
-        prepared.headers = headers
+        prepared.headers = headers  # type: ignore[assignment]  # urllib3 takes any mapping
         prepared.body = body
         return prepared
 
@@ -331,7 +360,7 @@ class RequestsTransport:
             answer = self._adapter.send(
                 self._prepare(request),
                 stream=False,
-                timeout=self._timeout,
+                timeout=self._timeout,  # type: ignore[arg-type]  # a urllib3 Timeout, as documented
                 verify=self._verify,
                 cert=None,
                 proxies=proxies,
@@ -342,7 +371,9 @@ class RequestsTransport:
             if mapped is None:
                 raise
             raise mapped from exc
-        return Response(status=answer.status_code, headers=tuple(answer.headers.items()), body=body)
+        return Response(
+            status=answer.status_code, headers=tuple(answer.raw.headers.items()), body=body
+        )
 
     def close(self) -> None:
         """Close the session and its connections; requests in flight finish on theirs."""
