@@ -378,6 +378,30 @@ def test_connections_are_kept_alive() -> None:
     assert len(set(_KeepAlive.ports)) == 1
 
 
+def test_more_hosts_than_pools_kept_are_all_served() -> None:
+    """More hosts than pools kept at once: each is served (urllib3 1.x closes the evicted)."""
+    _KeepAlive.ports = []
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive) for _ in range(6)]
+    threads = [
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        for server in servers
+    ]
+    for thread in threads:
+        thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        urls = [f"http://127.0.0.1:{server.server_address[1]}/3.0/ping" for server in servers]
+        statuses = [sending.send(Request(method="GET", url=url)).status for url in urls * 3]
+    finally:
+        sending.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
+    assert statuses == [204] * 18
+
+
 class _CloseAfterAnswer(BaseHTTPRequestHandler):
     """Answers over HTTP/1.1 without announcing a close, then closes: a stale keep-alive."""
 
@@ -641,3 +665,22 @@ def test_a_url_with_unsafe_characters_is_quoted(echo: str, transport: RequestsTr
     """A URL with a space or a non-ASCII letter is quoted as requests quotes it, not refused."""
     assert transport.send(Request(method="GET", url=f"{echo}/3.0/a b/é")).status == 204
     assert _Echo.seen[0][0] == "/3.0/a%20b/%C3%A9"
+
+
+def test_close_closes_the_kept_connections() -> None:
+    """close() releases the keep-alive connections (Transport.close), those of every host."""
+    _SignallingServer.closed = threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        assert sending.send(Request(method="GET", url=url)).status == 204
+        assert not _SignallingServer.closed.is_set()  # kept alive
+        sending.close()
+        assert _SignallingServer.closed.wait(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

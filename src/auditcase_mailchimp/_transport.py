@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -22,6 +22,8 @@ import attrs
 from ._errors import ConfigurationError, NetworkError, NetworkTimeoutError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import requests
     import requests.adapters
     import urllib3
@@ -134,6 +136,9 @@ class Transport(Protocol):
         ...
 
 
+#: Origins whose pools are kept at once (the API, and where /batches results are read).
+_ORIGINS: Final = 4
+
 #: Headers the transport sets itself, whatever the request says.
 _OURS: Final = frozenset({"content-length", "transfer-encoding", "host"})
 
@@ -178,6 +183,13 @@ def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
     import requests.adapters  # noqa: PLC0415
 
     class LeanAdapter(requests.adapters.HTTPAdapter):
+        #: The pool of each origin (``scheme://host:port``), once looked up.
+        pools: dict[str, urllib3.HTTPConnectionPool]
+
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.pools = {}
+
         def build_response(
             self, req: requests.PreparedRequest, resp: urllib3.BaseHTTPResponse
         ) -> requests.Response:
@@ -190,6 +202,45 @@ def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
             response.request = req
             response.connection = self
             return response
+
+        def get_connection_with_tls_context(
+            self,
+            request: requests.PreparedRequest,
+            verify: bool | str | None,  # noqa: FBT001 - requests' signature
+            proxies: Mapping[str, str] | None = None,
+            cert: tuple[str, str] | str | None = None,
+        ) -> urllib3.connectionpool.ConnectionPool:
+            """The origin's pool, looked up once (its proxy and TLS settings never change)."""
+            url = request.url or ""
+            end = url.find("/", url.find("://") + 3)
+            key = url if end < 0 else url[:end]
+            pool = self.pools.get(key)
+            if (
+                pool is None or pool.pool is None
+            ):  # not yet, or closed (urllib3 1.x closes evicted pools)
+                pool = cast(
+                    "urllib3.HTTPConnectionPool",
+                    super().get_connection_with_tls_context(request, verify, proxies, cert),
+                )
+                self.pools[key] = pool
+            return pool
+
+        def request_url(
+            self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None
+        ) -> str:
+            """The path and query, straight from the URL when no proxy is used."""
+            url = request.url or ""
+            if proxies or "#" in url:
+                return super().request_url(request, proxies)
+            start = url.find("/", url.find("://") + 3)
+            return url[start:] if start > 0 else "/"
+
+        def close(self) -> None:
+            """Close the pools, those the pool manager has let go of too."""
+            pools, self.pools = self.pools, {}
+            for pool in pools.values():
+                pool.close()
+            super().close()
 
     return LeanAdapter
 
@@ -266,7 +317,7 @@ class RequestsTransport:
         )
         session.headers = CaseInsensitiveDict(dict(self._default_headers))
         adapter = _adapter_class()(
-            pool_connections=1, pool_maxsize=pool_size, pool_block=True, max_retries=0
+            pool_connections=_ORIGINS, pool_maxsize=pool_size, pool_block=True, max_retries=0
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
