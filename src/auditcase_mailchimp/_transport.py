@@ -210,14 +210,13 @@ def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
             proxies: Mapping[str, str] | None = None,
             cert: tuple[str, str] | str | None = None,
         ) -> urllib3.connectionpool.ConnectionPool:
-            """The origin's pool, looked up once (its proxy and TLS settings never change)."""
+            """The origin's pool, looked up once: this transport's proxies and TLS are fixed."""
             url = request.url or ""
             end = url.find("/", url.find("://") + 3)
             key = url if end < 0 else url[:end]
             pool = self.pools.get(key)
-            if (
-                pool is None or pool.pool is None
-            ):  # not yet, or closed (urllib3 1.x closes evicted pools)
+            # Not yet looked up, or closed (urllib3 1.x closes the pools it evicts).
+            if pool is None or pool.pool is None:
                 pool = cast(
                     "urllib3.HTTPConnectionPool",
                     super().get_connection_with_tls_context(request, verify, proxies, cert),
