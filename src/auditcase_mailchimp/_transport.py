@@ -12,6 +12,7 @@ with an error status is not a failure here: it is a :class:`Response` like any o
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
@@ -147,6 +148,16 @@ def _positive(value: object, *, integer: bool = False) -> bool:
     """Whether a configuration value is a positive number (not a bool), and whole if asked."""
     kinds = int if integer else int | float
     return not isinstance(value, bool) and isinstance(value, kinds) and value > 0
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether the host is this machine: never reached through a proxy."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _bypasses(host: str, port: int, no_proxy: str) -> bool:
@@ -359,7 +370,10 @@ class RequestsTransport:
                 f"{request.method} {parts.path}: the request cannot be sent (not an http(s) URL)"
             )
         proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
-        if proxy and _bypasses(parts.hostname, port, self._proxies.get("no", "")):
+        if proxy and (
+            _is_loopback(parts.hostname)  # it would carry the key off this machine, maybe in clear
+            or _bypasses(parts.hostname, port, self._proxies.get("no", ""))
+        ):
             proxy = None
         route = {parts.scheme: proxy} if proxy else {}
         if origin is not None:
