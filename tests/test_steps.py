@@ -272,6 +272,39 @@ def test_archive_release_and_adopt_record_and_count() -> None:
     assert (adopted.counts, adopted.resolves) == (("adopted",), False)
 
 
+@pytest.mark.parametrize(
+    ("status", "writes", "counts"),
+    [
+        ("cleaned", (Archived(email_address="jan@example.nl", status="cleaned"),), ("released",)),
+        ("pending", (Archived(email_address="jan@example.nl", status="pending"),), ("released",)),
+        (
+            "archived",
+            (Archived(email_address="jan@example.nl", status="subscribed"),),
+            ("archived",),
+        ),
+        ("", (Archived(email_address="jan@example.nl", status="subscribed"),), ("archived",)),
+    ],
+)
+def test_an_archive_answered_cannot_be_removed_reads_the_member(
+    status: str, writes: tuple[Archived, ...], counts: tuple[str, ...]
+) -> None:
+    """R4.5: "cannot be removed" leads to a read; cleaned/pending released, else archived."""
+    removal = Removal(action=ARCHIVE, email_address="jan@example.nl", status="subscribed")
+    look = after(removal, Answer(absent=True)).step
+    assert look == Look(action=ARCHIVE, removed="subscribed")
+    assert look.email_address == "jan@example.nl"
+    then = after(look, Answer(status=status))
+    assert (then.writes, then.counts, then.resolves) == (writes, counts, True)
+
+
+def test_an_archive_whose_member_is_still_live_after_cannot_be_removed_fails() -> None:
+    """R6.1: a member Mailchimp would not archive and that is still live is a failure."""
+    look = Look(action=ARCHIVE, removed="subscribed")
+    assert after(look, Answer(status="subscribed")) == Then(failed="archive")
+    assert after(look, REFUSED) == Then(failed="archive")
+    assert Look(action=move()).email_address == "jan@example.nl"
+
+
 # --- property: every answer to every step ends recorded, no step twice -------------------------
 
 tag_sets = st.frozensets(st.sampled_from(["Nieuwsbrief", "BTW", "Oud", "Seminar"]), max_size=3)
@@ -296,7 +329,12 @@ def actions(draw: st.DrawFn) -> Action:
 
 
 answers = st.builds(
-    Answer, ok=st.booleans(), status=statuses, created=st.booleans(), fallback=st.booleans()
+    Answer,
+    ok=st.booleans(),
+    status=statuses,
+    created=st.booleans(),
+    fallback=st.booleans(),
+    absent=st.booleans(),
 )
 
 

@@ -26,6 +26,17 @@ def _record(world: World, key: str) -> tuple[str, str | None]:
     return record.status, record.coupling.status_at_archive
 
 
+def _statuses_sent(world: World) -> list[str]:
+    """The addresses a batch-subscribe call sent a ``status`` for."""
+    return [
+        entry["email_address"]
+        for r in world.fake.requests
+        if isinstance(r.body, dict)
+        for entry in r.body.get("members", [])
+        if "status" in entry
+    ]
+
+
 def test_the_report_counts_persons_read_and_linked(world: World) -> None:
     """R1, R1.2: the summary says how many persons were read and how many are linked."""
     report = world.sync(BASE)
@@ -196,3 +207,33 @@ def test_a_dry_run_shows_a_release_in_its_plan(world: World) -> None:
     plan = [(a["email_address"], a["action"]) for a in report.to_json()["plan"]]
     assert plan == [("piet@example.nl", "release")]
     assert world.fake.requests == []
+
+
+@pytest.mark.parametrize("status", ["cleaned", "pending"])
+def test_an_unlinked_member_cleaned_unseen_is_released_without_reconcile(
+    world: World, status: str
+) -> None:
+    """R4.5: a member cleaned or pending unseen is released with that status, not archived."""
+    world.sync(BASE)
+    world.fake.audience().set_status("piet@example.nl", status)
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    report = world.sync(unlinked)  # without --reconcile: the coupling thinks it subscribed
+    assert (report.released, report.archived, report.failures) == (1, 0, ())
+    assert _record(world, "piet@example.nl") == ("archived", status)
+    world.fake.clear_log()
+    world.sync(BASE)
+    assert world.members()["piet@example.nl"].status == status
+    assert _statuses_sent(world) == []  # R5.3: never re-subscribed
+
+
+@pytest.mark.parametrize("hand", ["archive", "delete_permanently"])
+def test_an_unlinked_member_archived_or_deleted_by_hand_is_recorded_archived(
+    world: World, hand: str
+) -> None:
+    """R4.5, R4.3: a member already out (archived or gone) is recorded archived, no failure."""
+    world.sync(BASE)
+    getattr(world.fake.audience(), hand)("piet@example.nl")
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    report = world.sync(unlinked)
+    assert (report.released, report.archived, report.failures) == (0, 1, ())
+    assert _record(world, "piet@example.nl") == ("archived", "subscribed")

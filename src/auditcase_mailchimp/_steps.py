@@ -135,9 +135,24 @@ class Move:
 
 @attrs.frozen(kw_only=True)
 class Look:
-    """Read the old member after Mailchimp would not move it (R5.4's fallback)."""
+    """Read one member: an old one (R5.4's fallback) or one to archive (R4.3, R4.5).
 
-    action: ChangeAddress
+    The old member is read after Mailchimp would not move it; a member to archive, after
+    Mailchimp answered its ``DELETE`` "cannot be removed".
+    """
+
+    action: ChangeAddress | Archive
+    #: For an archive answered "cannot be removed", the status to keep if it is archived or
+    #: gone; ``None`` for any other read.
+    removed: str | None = None
+
+    @property
+    def email_address(self) -> str:
+        """The address read: the old one of an address change, or the one to archive."""
+        action = self.action
+        return (
+            action.old_email_address if isinstance(action, ChangeAddress) else action.email_address
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -184,6 +199,9 @@ class Answer:
     created: bool = False
     #: An address change was refused in a way R5.4 falls back from.
     fallback: bool = False
+    #: An archive was answered "no such member" or "cannot be removed" (404, 405): the member
+    #: is out of the audience, but archived, cleaned or pending, which only a read tells (R4.5).
+    absent: bool = False
 
 
 # --- what an answer leads to -------------------------------------------------------------------
@@ -294,10 +312,10 @@ def _attempt(step: Entry | Move | Look | Tags | Removal) -> str:
     """What a failed step attempted, as the failure overview names it."""
     if isinstance(step, Tags):
         return "tags"
-    if isinstance(step, Removal):
-        return "archive" if isinstance(step.action, Archive) else "change_address"
     action = step.action
-    if isinstance(action, ChangeAddress):
+    if isinstance(action, Archive):
+        return "archive"
+    if isinstance(step, Removal) or isinstance(action, ChangeAddress):
         return "change_address"
     return "create" if action.create else "update"
 
@@ -406,6 +424,8 @@ def _moved(step: Move, answer: Answer) -> Then:
 def _looked(step: Look, answer: Answer) -> Then:
     """R5.4 when Mailchimp would not move the member: what the old member's status says."""
     action = step.action
+    if isinstance(action, Archive):
+        return _looked_out(step, action, answer.status)
     if answer.status == MemberStatus.UNSUBSCRIBED:
         # R5.3: left as it is, the new address not added, the person on the report
         notice = UnsubscribedNotice(
@@ -427,13 +447,30 @@ def _looked(step: Look, answer: Answer) -> Then:
     return Then(step=entry)
 
 
+def _looked_out(step: Look, action: Archive, status: str) -> Then:
+    """R4.5 after an archive answered "cannot be removed": the read says what happened.
+
+    A ``cleaned`` or ``pending`` member is released with that status; an archived or gone one
+    is archived with the status it had before (R4.3). A live one was not archived: a failure.
+    """
+    if status in RELEASED_STATUSES:
+        released = Archived(email_address=action.email_address, status=status)
+        return Then(writes=(released,), counts=("released",), resolves=True)
+    if status in _GONE:
+        kept = step.removed or action.status
+        return _done(action, (Archived(email_address=action.email_address, status=kept),))
+    return Then(failed="archive")
+
+
 def _tagged(step: Tags, _answer: Answer) -> Then:
     record = _record(step.action, step.action.member.tags, step.status)
     return _done(step.action, (Keep(record=record),), created=step.created)
 
 
-def _removed(step: Removal, _answer: Answer) -> Then:
+def _removed(step: Removal, answer: Answer) -> Then:
     action = step.action
+    if answer.absent and isinstance(action, Archive):  # R4.5: archived, cleaned or pending?
+        return Then(step=Look(action=action, removed=step.status))
     archived = Archived(email_address=step.email_address, status=step.status)  # R4.3
     if isinstance(action, Archive):
         return _done(action, (archived,))
