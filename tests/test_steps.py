@@ -106,7 +106,7 @@ REFUSED = Answer(ok=False)
     [
         (ADOPT, Note),
         (RELEASE, Note),
-        (ARCHIVE, Removal),
+        (ARCHIVE, Look),
         (move(), Move),
         (upsert(), Entry),
         (upsert(create=True), Entry),
@@ -258,10 +258,13 @@ def test_the_fallback_removes_managed_tags_last() -> None:
 
 def test_archive_release_and_adopt_record_and_count() -> None:
     """R4.2, R4.3, R4.5: archived or released with the status it had; adopt only records."""
-    archived = after(start(ARCHIVE), Answer())
+    removal = after(start(ARCHIVE), Answer(status="subscribed")).step
+    assert removal == Removal(action=ARCHIVE, email_address="jan@example.nl", status="subscribed")
+    archived = after(removal, Answer(status="archived"))
     assert archived.writes == (Archived(email_address="jan@example.nl", status="subscribed"),)
     assert (archived.counts, archived.resolves) == (("archived",), True)
     assert after(start(ARCHIVE), REFUSED) == Then(failed="archive")
+    assert after(removal, REFUSED) == Then(failed="archive")
     released = after(start(RELEASE), Answer())
     assert released.writes == (Archived(email_address="jan@example.nl", status="cleaned"),)
     assert released.counts == ("released",)
@@ -295,6 +298,22 @@ def test_an_archive_answered_cannot_be_removed_reads_the_member(
     assert look.email_address == "jan@example.nl"
     then = after(look, Answer(status=status))
     assert (then.writes, then.counts, then.resolves) == (writes, counts, True)
+
+
+@pytest.mark.parametrize(
+    ("status", "then"),
+    [
+        ("unsubscribed", Then(step=Removal(action=ARCHIVE, email_address="jan@example.nl", status="unsubscribed"))),
+        ("transactional", Then(step=Removal(action=ARCHIVE, email_address="jan@example.nl", status="transactional"))),
+        ("cleaned", Then(writes=(Archived(email_address="jan@example.nl", status="cleaned"),), counts=("released",), resolves=True)),
+        ("pending", Then(writes=(Archived(email_address="jan@example.nl", status="pending"),), counts=("released",), resolves=True)),
+        ("archived", Then(writes=(Archived(email_address="jan@example.nl", status="subscribed"),), counts=("archived",), resolves=True)),
+        ("", Then(writes=(Archived(email_address="jan@example.nl", status="subscribed"),), counts=("archived",), resolves=True)),
+    ],
+)  # fmt: skip
+def test_an_archive_reads_the_member_first(status: str, then: Then) -> None:
+    """R4.3, R4.5, R5.3: the status read is the status at archiving; no DELETE when cleaned."""
+    assert after(start(ARCHIVE), Answer(status=status)) == then
 
 
 def test_an_archive_whose_member_is_still_live_after_cannot_be_removed_fails() -> None:

@@ -8,6 +8,7 @@ from auditcase_mailchimp import (
     MassArchiveError,
     SQLiteStore,
     remove_persons,
+    subscriber_hash,
 )
 
 from .test_sync import BASE, CONTACT, World, person, world
@@ -237,3 +238,25 @@ def test_an_unlinked_member_archived_or_deleted_by_hand_is_recorded_archived(
     report = world.sync(unlinked)
     assert (report.released, report.archived, report.failures) == (0, 1, ())
     assert _record(world, "piet@example.nl") == ("archived", "subscribed")
+
+
+def test_an_unsubscribed_member_unlinked_then_relinked_is_never_resubscribed(world: World) -> None:
+    """R5.3, R4.3: without --reconcile, the archive reads the status; re-linking lists it."""
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("piet@example.nl")
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    world.fake.clear_log()
+    report = world.sync(unlinked)
+    assert report.archived == 1
+    piet = [
+        f"{r.method}"
+        for r in world.fake.requests
+        if r.path.endswith(subscriber_hash("piet@example.nl"))
+    ]
+    assert piet == ["GET", "DELETE"]  # one read per archive: the status at archiving (R4.3)
+    assert _record(world, "piet@example.nl") == ("archived", "unsubscribed")
+    world.fake.clear_log()
+    relinked = world.sync(BASE)
+    assert _statuses_sent(world) == []
+    assert world.members()["piet@example.nl"].status == "archived"
+    assert [(n.person_id, n.status) for n in relinked.unsubscribed] == [("2", "unsubscribed")]

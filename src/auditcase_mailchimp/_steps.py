@@ -11,6 +11,8 @@ that, and of the run around it, that SPEC.md numbers:
   ``unsubscribed`` one stays and the new address is not added (R5.3); a gone one only moves its
   record; a ``cleaned`` or ``pending`` one is released (R4.5); any other is archived;
 - R4.3: a record keeps the status a member had before it was archived (:func:`record_of`);
+  a member to archive is read first, so that status is Mailchimp's, not a stale record's, and
+  a ``cleaned`` or ``pending`` one is released instead of sent a ``DELETE`` (R4.5);
 - R5.3: an answer saying ``unsubscribed`` or ``cleaned`` puts the person on the report;
 - the managed-tag arithmetic: tags still to remove stay recorded as managed until Mailchimp
   confirms their removal, so an interrupted run removes them next time (R4.4, R7.2);
@@ -137,13 +139,14 @@ class Move:
 class Look:
     """Read one member: an old one (R5.4's fallback) or one to archive (R4.3, R4.5).
 
-    The old member is read after Mailchimp would not move it; a member to archive, after
-    Mailchimp answered its ``DELETE`` "cannot be removed".
+    The old member is read after Mailchimp would not move it; a member to archive, before its
+    ``DELETE`` (the status at archiving, R4.3) and again when Mailchimp answered that
+    ``DELETE`` "cannot be removed" (archived, cleaned or pending meanwhile).
     """
 
     action: ChangeAddress | Archive
-    #: For an archive answered "cannot be removed", the status to keep if it is archived or
-    #: gone; ``None`` for any other read.
+    #: For the read after an archive answered "cannot be removed", the status read before
+    #: (kept if the member is archived or gone); ``None`` for any other read.
     removed: str | None = None
 
     @property
@@ -275,7 +278,9 @@ def start(action: Action) -> Step:
     if isinstance(action, ChangeAddress):
         return Move(action=action)
     if isinstance(action, Archive):
-        return Removal(action=action, email_address=action.email_address, status=action.status)
+        # R4.3, R5.3: the status the coupling recorded may be stale (unsubscribed or cleaned
+        # since); read first, so the status kept at archiving is Mailchimp's (one GET each).
+        return Look(action=action)
     if action.create or action.merge_fields or action.tags_add or action.send_status:
         return Entry(
             action=action,
@@ -448,17 +453,22 @@ def _looked(step: Look, answer: Answer) -> Then:
 
 
 def _looked_out(step: Look, action: Archive, status: str) -> Then:
-    """R4.5 after an archive answered "cannot be removed": the read says what happened.
+    """R4.3, R4.5: what the member to archive is in Mailchimp says what to do.
 
-    A ``cleaned`` or ``pending`` member is released with that status; an archived or gone one
-    is archived with the status it had before (R4.3). A live one was not archived: a failure.
+    A ``cleaned`` or ``pending`` member is released with that status (Mailchimp will not
+    archive it). An archived or gone one is recorded archived with the status it had before.
+    A live one is archived (``DELETE``) with the status read as its status at archiving (R4.3),
+    so that re-linking one who unsubscribed never re-subscribes them (R5.3) — unless this read
+    follows a ``DELETE`` answered "cannot be removed": then it is a failure.
     """
     if status in RELEASED_STATUSES:
         released = Archived(email_address=action.email_address, status=status)
         return Then(writes=(released,), counts=("released",), resolves=True)
     if status in _GONE:
-        kept = step.removed or action.status
+        kept = action.status if step.removed is None else step.removed
         return _done(action, (Archived(email_address=action.email_address, status=kept),))
+    if step.removed is None:
+        return Then(step=Removal(action=action, email_address=action.email_address, status=status))
     return Then(failed="archive")
 
 
