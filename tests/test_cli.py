@@ -406,3 +406,54 @@ def test_another_audience_on_the_same_database_stops_before_sending(
     assert fake.list_id in cli.err
     assert "ffffffffff" in cli.err
     assert len(fake.requests) == sent
+
+
+def test_erase_from_another_audience_than_the_database_s_erases_nothing(
+    cli: Cli, export: Path, fake: FakeMailchimp
+) -> None:
+    """R4.6, R9.5: erase checks the database's audience first; exit 2, nothing deleted."""
+    assert cli.sync(export) == 0
+    other = fake.add_audience("ffffffffff")
+    other.add("jan@example.nl")
+    sent = len(fake.requests)
+    code = cli("erase", "--email", "jan@example.nl", "--list-id", "ffffffffff", "--api-url",
+               fake.url, "--db", cli.db, "--yes")  # fmt: skip
+    assert code == 2
+    assert fake.list_id in cli.err
+    assert len(fake.requests) == sent
+    assert not other.is_forgotten("jan@example.nl")
+    assert b"jan@example.nl" in Path(cli.db).read_bytes()
+
+
+def test_a_run_that_only_read_the_audience_binds_the_database(
+    cli: Cli, tmp_path: Path, fake: FakeMailchimp
+) -> None:
+    """R4.6: a --reconcile run that sent nothing (it adopted) still records the audience."""
+    for i in range(3):
+        fake.audience().add(f"m{i}@example.nl", first_name="Jan", last_name=f"Jansen {i}",
+                            tags=["Nieuwsbrief"])  # fmt: skip
+    export = tmp_path / "adopt.jsonl"
+    write_export(export, [person(str(i), f"m{i}@example.nl") for i in range(3)])
+    assert cli.sync(export, "--reconcile") in (0, 1)
+    assert not [r for r in fake.requests if r.method != "GET"]  # nothing was sent
+    fake.add_audience("ffffffffff")
+    code = cli("sync", "--source", str(export), "--list-id", "ffffffffff", "--api-url",
+               fake.url, "--db", cli.db)  # fmt: skip
+    assert code == 2
+    assert "ffffffffff" in cli.err
+    assert fake.list_id in cli.err
+
+
+def test_a_malformed_list_id_is_a_usage_error_not_another_audience(
+    cli: Cli, export: Path, fake: FakeMailchimp
+) -> None:
+    """R9.6, R4.6: a list id that is no id at all is named as such, also on a bound database."""
+    assert cli.sync(export) == 0
+    for command in (
+        ["sync", "--source", str(export)],
+        ["erase", "--email", "jan@example.nl", "--yes"],
+    ):
+        code = cli(*command, "--list-id", "no such!", "--api-url", fake.url, "--db", cli.db)
+        assert code == 2
+        assert "letters, digits" in cli.err
+        assert fake.list_id not in cli.err

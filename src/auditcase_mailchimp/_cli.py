@@ -30,6 +30,7 @@ from typing import Final, Literal, NoReturn, TextIO
 import attrs
 
 from ._client import MailchimpClient, MemberOutcome
+from ._client_checks import check_list_id
 from ._credentials import ApiKey, OAuthToken
 from ._errors import (
     AudienceMismatchError,
@@ -851,6 +852,13 @@ def _erase(ctx: _Context, stdin: TextIO) -> int:
                 address=repr(args.email), fault=fault_text(fault, tr)
             )
         )
+    check_list_id(args.list_id)  # a malformed id is a usage error, not another audience
+    db = Path(args.db)
+    if db.exists():  # R4.6: erase only from the audience the coupling database belongs to
+        with SQLiteStore(db) as store:
+            recorded = store.audience_id()
+        if recorded is not None and recorded != args.list_id:
+            raise AudienceMismatchError(recorded=recorded, given=args.list_id)
     if not args.yes:
         ctx.err.write(
             tr.gettext(
@@ -885,7 +893,6 @@ def _erase(ctx: _Context, stdin: TextIO) -> int:
         if result.outcome is MemberOutcome.ABSENT
         else tr.gettext("is permanently deleted from the audience")
     )
-    db = Path(args.db)
     if db.exists():
         with SQLiteStore(db) as store:
             store.forget(args.email)

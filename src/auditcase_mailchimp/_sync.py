@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from ._client import AudienceMember, MailchimpClient
+from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import Executor, Progress
@@ -265,8 +266,10 @@ def _check_bound(store: CouplingStore, list_id: str) -> None:
     """R4.6: a coupling database recorded for another audience stops the run before anything.
 
     Raises:
+        ConfigurationError: The list id is empty or malformed (no audience to compare).
         AudienceMismatchError: The database belongs to another audience.
     """
+    check_list_id(list_id)
     recorded = store.audience_id()
     if recorded is not None and recorded != list_id:
         raise AudienceMismatchError(recorded=recorded, given=list_id)
@@ -340,10 +343,13 @@ def _run(
         return report
     if blocked:
         raise MassArchiveError(count=removals, managed=managed)
+    confirmed = report.reconcile  # reading the audience confirmed it exists
     if sends(actions):
         # R6.4: a bad key or audience stops the run here, before anything is written
         run.client.check_audience(run.list_id)
-        store.bind_audience(run.list_id)  # R4.6: the audience exists; the database is its own
+        confirmed = True
+    if confirmed:  # R4.6: the audience exists; the database is its own
+        store.bind_audience(run.list_id)
     run_id = store.begin_run(dry_run=False, reconcile=report.reconcile)
     executor = Executor(store, run.client, run.list_id, run.progress, total=len(actions))
     if report.reconcile:
