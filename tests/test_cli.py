@@ -185,6 +185,20 @@ def test_failures_lists_open_entries_and_json_has_r92_keys(cli: Cli, tmp_path: P
     assert entry["resolved"] is False
 
 
+def test_failures_lists_every_entry_it_counts(cli: Cli, tmp_path: Path) -> None:
+    """R6.3, R9.2: refused again with changed data, a person has two entries; both are listed."""
+    source = tmp_path / "bad.jsonl"
+    write_export(source, [*BASE, person("9", "test@example.nl")])
+    cli.sync(source)
+    write_export(source, [*BASE, person("9", "test@example.nl", christian_name="Klaas")])
+    cli.sync(source)
+    for flags in ((), ("--all",)):
+        assert cli("failures", "--db", cli.db, *flags) == 0
+        assert "2 entries in the failure overview" in cli.out
+        assert "#1 client 9" in cli.out
+        assert "#2 client 9" in cli.out
+
+
 def test_failures_dismiss(cli: Cli, tmp_path: Path) -> None:
     """R9.3: the administrator dismisses entries; --all still shows them."""
     source = tmp_path / "bad.jsonl"

@@ -275,10 +275,14 @@ def _row_line(error: RowError) -> PersonLine:
 
 
 def _grouped(lines: Iterable[tuple[str, PersonLine]]) -> tuple[ProblemGroup, ...]:
-    """Group lines by category, each (person, category) once, in a stable order."""
-    groups: dict[str, dict[tuple[str, str, int | None], PersonLine]] = {}
+    """Group lines by category, each (person, category, entry) once, in a stable order.
+
+    Two entries of the failure overview about one person (R6.3: refused again after the data
+    changed) are two lines, each with its id to dismiss, so the list and its count agree.
+    """
+    groups: dict[str, dict[tuple[str, str, int | None, int | None], PersonLine]] = {}
     for category, line in lines:
-        key = (line.kind, line.person_id, line.line)
+        key = (line.kind, line.person_id, line.line, line.entry_id)
         groups.setdefault(category, {}).setdefault(key, line)
     order = {name: i for i, name in enumerate(_ORDER)}
     result = []
