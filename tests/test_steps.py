@@ -48,6 +48,7 @@ from auditcase_mailchimp._steps import (
     planned_counts,
     record_of,
     sends,
+    stale_failures,
     stale_problems,
     start,
     too_many,
@@ -504,6 +505,19 @@ def test_stale_problems_are_resolved_and_a_push_speaks_only_for_its_persons() ->
     push = Scope(persons=frozenset({"3"}))
     assert not push.whole
     assert stale_problems(found, desired, push) == [("1", "no_address")]
+
+
+def test_stale_failures_are_those_of_persons_nobody_sends_for_any_more() -> None:
+    """R6.3: unlinked or gone with nothing left to do: resolved; a push speaks for nobody else."""
+    jan = Person(
+        person_id="1", kind=CLIENT, christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", correspondence_groups=("Nieuwsbrief",), linked=True,
+    )  # fmt: skip
+    desired = desired_state([jan])
+    gone = Archive(person_id="5", kind=CLIENT, email_address="p5@example.nl", status="subscribed")
+    open_ids = ["1", "4", "5", "6", "6"]
+    assert stale_failures(open_ids, desired, [gone], Scope()) == ["4", "6"]
+    assert stale_failures(open_ids, desired, [gone], Scope(persons=frozenset({"1"}))) == []
 
 
 def test_refused_data_is_not_sent_again_until_it_changes() -> None:

@@ -79,6 +79,7 @@ __all__ = [
     "planned_counts",
     "record_of",
     "sends",
+    "stale_failures",
     "stale_problems",
     "start",
     "too_many",
@@ -742,6 +743,33 @@ def stale_problems(
         for person_id, category in open_problems
         if (asked is None or person_id in asked) and (person_id, category) not in found
     ]
+
+
+def stale_failures(
+    open_ids: Iterable[str], desired: DesiredState, actions: Iterable[Action], scope: Scope
+) -> list[str]:
+    """The persons whose open failures about sending concern nobody any more, to resolve (R6.3).
+
+    A person who is no longer linked, or no longer in the export, will not be sent anything
+    again: once nothing is left to do for them (no action in the plan, not even an archive
+    refused before), their entries about sending are resolved, as a vanished problem is. A
+    push says nothing about persons it was not given, nor does a run that holds a person.
+
+    Args:
+        open_ids: The person id of each open entry about sending.
+        desired: This run's desired state.
+        actions: The plan's actions, before the refused ones are left out.
+        scope: What the run covers.
+
+    Returns:
+        The person ids, sorted, each once.
+    """
+    if not scope.whole:
+        return []
+    still = {p.person_id for p in desired.persons.values()} | set(desired.held)
+    still |= {p.person_id for p in desired.problems}
+    still |= {a.person_id for a in actions}
+    return sorted(set(open_ids) - still)
 
 
 # --- R6.3: not sending refused data again ------------------------------------------------------

@@ -31,7 +31,7 @@ from ._client import AudienceMember, MailchimpClient
 from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
-from ._executor import Executor, Progress
+from ._executor import SENDING_CATEGORIES, Executor, Progress
 from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
 from ._report import SyncReport
@@ -45,6 +45,7 @@ from ._steps import (
     partial,
     planned_counts,
     sends,
+    stale_failures,
     stale_problems,
     too_many,
     without_refused,
@@ -356,6 +357,10 @@ def _run(
         store.update_statuses({m.key: m.status for m in current if m.coupling is not None})
     executor.execute(actions)
     _record_problems(store, desired, run.scope)
+    open_ids = [f.person_id for f in store.failures() if f.category in SENDING_CATEGORIES]
+    gone = stale_failures(open_ids, desired, plan.actions, run.scope)
+    if gone:  # R6.3: unlinked or gone, nothing left to send for them
+        store.resolve_failures(gone, categories=SENDING_CATEGORIES)
     unsubscribed = merged(plan.unsubscribed, executor.notices)
     if run.scope.whole:
         store.save_report(unsubscribed, report.conflicts)
