@@ -401,7 +401,10 @@ def test_a_mass_archive_stops_before_sending_unless_allowed(cli: Cli, tmp_path: 
     error = json.loads(cli.out)
     assert error["error"] == "mass_archive"
     assert "21 of the 40" in error["message"]
-    assert len(cli.fake.requests) == sent  # nothing sent
+    # nothing sent but the key and audience check (R6.4), said first
+    assert [r.method for r in cli.fake.requests[sent:]] == ["GET"]
+    assert cli.sync(export, "--json", env={"MAILCHIMP_API_KEY": "f" * 32 + "-us6"}) == 2
+    assert json.loads(cli.out)["error"] != "mass_archive"  # a wrong key is said first
     assert cli.sync(export, "--allow-mass-archive") == 0
     assert len(cli.fake.audience().members(status="archived")) == 21
 
@@ -469,5 +472,5 @@ def test_a_malformed_list_id_is_a_usage_error_not_another_audience(
     ):
         code = cli(*command, "--list-id", "no such!", "--api-url", fake.url, "--db", cli.db)
         assert code == 2
-        assert "letters, digits" in cli.err
+        assert "--list-id 'no such!': not an audience id" in cli.err
         assert fake.list_id not in cli.err

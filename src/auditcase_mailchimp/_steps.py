@@ -72,6 +72,7 @@ __all__ = [
     "counted",
     "fingerprint",
     "hold",
+    "idle_unsubscribed",
     "joined",
     "mass_archive",
     "merged",
@@ -829,6 +830,39 @@ def merged(
     """The R5.3 list: what the plan knew and what Mailchimp's answers told, once each."""
     unique = {(n.person_id, n.email_address.lower()): n for n in (*planned, *learned)}
     return tuple(sorted(unique.values(), key=lambda n: (n.person_id, n.email_address.lower())))
+
+
+def idle_unsubscribed(
+    notices: Iterable[UnsubscribedNotice],
+    actions: Iterable[Action],
+    desired: DesiredState,
+    current: Iterable[CurrentMember],
+) -> int:
+    """R5.3: the linked persons on the report for whom nothing is sent and nothing counted.
+
+    A person whose member is archived (or, after R5.4, not added) because they unsubscribed is
+    neither pushed nor up to date: the summary counts them as left out, so that every linked
+    person is in one bucket. One whose member is live is counted already (up to date, or
+    updated: names and tags still follow AuditCase).
+
+    Args:
+        notices: The plan's R5.3 notices.
+        actions: The plan's actions, before the refused ones are left out.
+        desired: This run's desired state.
+        current: The current state.
+
+    Returns:
+        How many persons.
+    """
+    busy = {a.person_id for a in actions}
+    wanted = {person.person_id: key for key, person in desired.persons.items()}
+    live = {m.key for m in current if m.status != MemberStatus.ARCHIVED}
+    idle = {
+        n.person_id
+        for n in notices
+        if n.person_id not in busy and wanted.get(n.person_id) not in live
+    }
+    return len(idle)
 
 
 def mass_archive(actions: Sequence[Action], current: Iterable[CurrentMember]) -> tuple[int, int]:

@@ -39,6 +39,7 @@ from ._source import ExportFile, PersonSource
 from ._steps import (
     Scope,
     hold,
+    idle_unsubscribed,
     joined,
     mass_archive,
     merged,
@@ -335,6 +336,7 @@ def _run(
             skipped_refused=skipped,
             problems=desired.problems,
             unsubscribed=plan.unsubscribed,
+            unsubscribed_idle=idle_unsubscribed(plan.unsubscribed, plan.actions, desired, current),
             mass_archive_blocked=blocked,
             plan=attrs.evolve(plan, actions=actions),  # what is (or would be) sent
         ),
@@ -342,13 +344,14 @@ def _run(
     )
     if report.dry_run:
         return report
-    if blocked:
-        raise MassArchiveError(count=removals, managed=managed)
     confirmed = report.reconcile  # reading the audience confirmed it exists
     if sends(actions):
-        # R6.4: a bad key or audience stops the run here, before anything is written
+        # R6.4: a bad key or audience stops the run here, before anything is written; it is
+        # said first, so that --allow-mass-archive is never the advice for a wrong key
         run.client.check_audience(run.list_id)
         confirmed = True
+    if blocked:
+        raise MassArchiveError(count=removals, managed=managed)
     if confirmed:  # R4.6: the audience exists; the database is its own
         store.bind_audience(run.list_id)
     run_id = store.begin_run(dry_run=False, reconcile=report.reconcile)
