@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from auditcase_mailchimp import (
     Person,
     PersonKind,
     Release,
+    UnsubscribedNotice,
     Upsert,
     desired_state,
 )
@@ -41,6 +43,7 @@ from auditcase_mailchimp._steps import (
     counted,
     fingerprint,
     hold,
+    idle_unsubscribed,
     joined,
     mass_archive,
     merged,
@@ -518,6 +521,24 @@ def test_stale_failures_are_those_of_persons_nobody_sends_for_any_more() -> None
     open_ids = ["1", "4", "5", "6", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope()) == ["4", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope(persons=frozenset({"1"}))) == []
+
+
+def test_idle_unsubscribed_counts_the_r53_persons_nothing_is_sent_for() -> None:
+    """R5.3, R9.1: archived (or absent) and not re-added: counted; live or acted on: not."""
+    jan = Person(
+        person_id="1", kind=CLIENT, christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", correspondence_groups=("Nieuwsbrief",), linked=True,
+    )  # fmt: skip
+    desired = desired_state([jan])
+    notice = UnsubscribedNotice(
+        person_id="1", kind=CLIENT, email_address="jan@example.nl", status="unsubscribed"
+    )
+    member = CurrentMember(email_address="jan@example.nl", status="archived")
+    assert idle_unsubscribed([notice], [], desired, [member]) == 1
+    assert idle_unsubscribed([notice], [], desired, []) == 1
+    live = attrs.evolve(member, status="unsubscribed")
+    assert idle_unsubscribed([notice], [], desired, [live]) == 0  # counted up to date
+    assert idle_unsubscribed([notice], [upsert()], desired, [member]) == 0  # counted pushed
 
 
 def test_refused_data_is_not_sent_again_until_it_changes() -> None:
