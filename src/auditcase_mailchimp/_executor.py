@@ -146,7 +146,7 @@ class Executor:
                 self.list_id, action.old_email_address, action.email_address, action.merge_fields
             )
         if isinstance(step, Look):
-            address = step.action.old_email_address
+            address = step.email_address
             try:
                 found = self.client.get_member(self.list_id, address)
             except MailchimpError as error:
@@ -227,4 +227,5 @@ def _answer(result: MemberResult) -> Answer:
         status=result.status,
         created=result.outcome is MemberOutcome.CREATED,
         fallback=result.fallback,
+        absent=result.outcome is MemberOutcome.ABSENT,
     )
