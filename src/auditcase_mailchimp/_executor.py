@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Final, TypeVar
 
+from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, chunked
 from ._client import (
     BATCH_LIMIT,
     FailureDetail,
@@ -26,6 +27,7 @@ from ._client import (
     UpsertItem,
 )
 from ._errors import ErrorCategory, MailchimpError
+from ._executor_bulk import BulkTags
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._steps import (
     COUNTS,
@@ -72,8 +74,13 @@ class Executor:
         progress: Progress,
         *,
         total: int,
+        tag_threshold: int | None = TAG_THRESHOLD,
     ) -> None:
-        """Work on ``store`` and the audience ``list_id``; ``total`` actions to finish."""
+        """Work on ``store`` and the audience ``list_id``; ``total`` actions to finish.
+
+        A tag changed for ``tag_threshold`` members or more in one round goes through
+        segments (``None``: every tag change member by member).
+        """
         self.store = store
         self.client = client
         self.list_id = list_id
@@ -86,6 +93,9 @@ class Executor:
         self.notices: list[UnsubscribedNotice] = []
         self._failed_ids: set[str] = set()
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
+        self._bulk_tags = (
+            None if tag_threshold is None else BulkTags(client, list_id, threshold=tag_threshold)
+        )
 
     def execute(self, actions: Iterable[Action]) -> None:
         """Carry every action out, phase by phase, until each is finished."""
@@ -107,6 +117,11 @@ class Executor:
             chunks = [steps[i : i + BATCH_LIMIT] for i in range(0, len(steps), BATCH_LIMIT)]
             for chunk, results in self._parallel(chunks, self._subscribe):
                 self._settle([(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)])
+        elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
+            tags = [s for s in steps if isinstance(s, Tags)]
+            answered = list(zip(tags, self._bulk_tags.results(tags, self._parallel), strict=True))
+            for part in chunked(answered, TAG_CHUNK):
+                self._settle([(s, _answer(r), r) for s, r in part])
         else:
             for step, result in self._parallel(steps, self._send):
                 self._settle([(step, _answer(result), result)])
