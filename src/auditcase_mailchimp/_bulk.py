@@ -10,23 +10,43 @@ the failure overview reads the same whichever way a change was sent.
 - :func:`create_tag`: ``POST /lists/{id}/segments`` with ``static_segment: []``;
 - :func:`change_segment`: ``POST /lists/{id}/segments/{tag_id}`` with ``members_to_add`` and
   ``members_to_remove`` (at most 500 each); the answer's ``errors`` name the addresses it
-  could not change.
+  could not change;
+- ``/batches`` (§5.2): :func:`submit_batch`, :func:`batch_state` (a poll) and
+  :func:`batch_results` (the gzipped tar at ``response_body_url``); each operation's result
+  is read by the same rules as the direct request's answer (:func:`operation_response`,
+  :func:`address_change_result`, :func:`~auditcase_mailchimp._answers.member_call_result`).
 
 Logging: counts and tag ids only, never an address.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-from collections.abc import Sequence
-from typing import Any, Final
+import tarfile
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
-from ._answers import error_from_response, is_fatal
-from ._client import FailureDetail, MailchimpClient
+from ._answers import address_change_fallback, error_from_response, is_fatal
+from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult
 from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError, UnexpectedResponseError
 
-__all__ = ["change_segment", "create_tag", "find_tag", "segment_failures", "static_tags"]
+if TYPE_CHECKING:
+    from ._transport import Response
+
+__all__ = [
+    "address_change_result",
+    "batch_results",
+    "batch_state",
+    "change_segment",
+    "create_tag",
+    "find_tag",
+    "operation_response",
+    "segment_failures",
+    "static_tags",
+    "submit_batch",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -185,3 +205,105 @@ def change_segment(
         len(failures),
     )  # fmt: skip
     return failures
+
+
+# --- /batches (MAILCHIMP.md §5.2) ---------------------------------------------------------------
+
+
+def submit_batch(client: MailchimpClient, operations: Sequence[Mapping[str, Any]]) -> str:
+    """``POST /batches`` with these operations; the batch id.
+
+    Raises:
+        MailchimpError: The batch was not accepted.
+    """
+    document = _document(client, "POST", "/batches", body={"operations": list(operations)})
+    batch_id = document.get("id") if isinstance(document, dict) else None
+    if not isinstance(batch_id, str) or not batch_id:
+        raise UnexpectedResponseError("the answer to a batch holds no id")
+    _log.info("batch %s: %d operations submitted", batch_id, len(operations))
+    return batch_id
+
+
+def batch_state(client: MailchimpClient, batch_id: str) -> dict[str, Any]:
+    """``GET /batches/{batch_id}``: its status and, once finished, ``response_body_url``.
+
+    Raises:
+        MailchimpError: The batch could not be read (a 404: it is gone).
+    """
+    document = _document(client, "GET", f"/batches/{batch_id}")
+    if not isinstance(document, dict):
+        raise UnexpectedResponseError("the answer about a batch is not an object")
+    return document
+
+
+def batch_results(client: MailchimpClient, url: str) -> list[dict[str, Any]]:
+    """The results of a finished batch: the gzipped tar at ``response_body_url``, read whole.
+
+    The URL is signed and needs no key: the request goes without the ``Authorization`` header,
+    so the key never leaves for another host.
+
+    Raises:
+        UnexpectedResponseError: The archive could not be fetched or read.
+    """
+    from ._transport import Request  # noqa: PLC0415 - only for batches
+
+    try:
+        with client._slots:  # noqa: SLF001 - one of the requests in flight
+            response = client._transport.send(Request(method="GET", url=url))  # noqa: SLF001
+    except MailchimpError as exc:
+        raise UnexpectedResponseError("the batch results could not be fetched") from exc
+    if response.status >= 300:  # noqa: PLR2004
+        raise UnexpectedResponseError(f"the batch results answered {response.status}")
+    results: list[dict[str, Any]] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(response.body), mode="r:gz") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                handle = archive.extractfile(member)
+                if handle is None:
+                    continue
+                items = json.loads(handle.read())
+                if isinstance(items, list):
+                    results += [item for item in items if isinstance(item, dict)]
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        raise UnexpectedResponseError("the batch results are not a readable archive") from exc
+    return results
+
+
+def operation_response(result: Mapping[str, Any]) -> Response:
+    """One operation's result as the answer a direct request would have had."""
+    from ._transport import Response  # noqa: PLC0415 - only for batches
+
+    text = result.get("response")
+    status = result.get("status_code")
+    return Response(
+        status=status if isinstance(status, int) else 500,
+        body=text.encode("utf-8") if isinstance(text, str) else b"",
+    )
+
+
+def address_change_result(response: Response, email_address: str) -> MemberResult:
+    """The result of an address change (``PATCH`` of the old member), as a direct call reads it.
+
+    Raises:
+        AuthenticationError: The key is refused.
+        AudienceNotFoundError: No such audience.
+    """
+    if response.status < 300:  # noqa: PLR2004
+        try:
+            document = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        status = document.get("status") if isinstance(document, dict) else None
+        return MemberResult(
+            email_address=email_address,
+            outcome=MemberOutcome.ADDRESS_CHANGED,
+            status=status if isinstance(status, str) else "",
+        )
+    error = error_from_response(response, audience_level=False)
+    if is_fatal(error):
+        raise error
+    return MemberResult.failed(
+        email_address, FailureDetail.from_error(error), fallback=address_change_fallback(error)
+    )

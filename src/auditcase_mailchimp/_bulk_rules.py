@@ -12,6 +12,10 @@ requests and hands each step one result.
   (:func:`tag_work`).
 - A step with several parts (its own call and some segment calls) succeeds when every part
   does; else it fails with its first failure (:func:`first_failures`).
+- Archives and address changes (MAILCHIMP.md §5.2): a round with at least
+  :data:`BATCH_THRESHOLD` of one kind goes as one ``/batches`` request, each operation's
+  ``operation_id`` naming the person (:func:`operation_id`); the batch is polled as Mailchimp
+  advises, from about 5 s, backing off, up to a deadline (:class:`PollPolicy`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from typing import Final, TypeVar
 import attrs
 
 __all__ = [
+    "BATCH_THRESHOLD",
     "TAG_CHUNK",
     "TAG_THRESHOLD",
+    "PollPolicy",
     "SegmentCall",
     "TagChangeOf",
     "TagWork",
     "chunked",
     "first_failures",
+    "operation_id",
     "tag_work",
 ]
 
@@ -40,6 +47,12 @@ TAG_CHUNK: Final = 500
 #: they need a second round (46 ms and more) and the segment call wins in time and requests
 #: (measured in ``docs/explanation/performance.md``).
 TAG_THRESHOLD: Final = 11
+
+#: A round with at least this many archives, or address changes, sends them as one
+#: ``/batches`` request. Below it direct calls finish sooner: ten at a time they take about
+#: 2.5 ms each under the benchmark's latency model, so 2,000 of them about 5 s, the first poll
+#: of a batch (measured in ``docs/explanation/performance.md``).
+BATCH_THRESHOLD: Final = 2000
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -147,3 +160,35 @@ def first_failures(count: int, failures: Iterable[tuple[int, F]]) -> list[F | No
         if found[index] is None:
             found[index] = failure
     return found
+
+
+def operation_id(what: str, person_id: str, email_address: str) -> str:
+    """The ``operation_id`` of a batch operation: what it does, for whom, to which address.
+
+    Equal for the same operation of a later run, so a resumed run finds a killed run's result.
+    """
+    return f"{what} {email_address.strip().lower()} person {person_id}"
+
+
+@attrs.frozen(kw_only=True)
+class PollPolicy:
+    """How a batch is polled (MAILCHIMP.md §5.2): start about 5 s, back off, give up at last."""
+
+    #: The wait before the first poll, in seconds (more than 0).
+    start: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    #: Each wait is this many times the one before ...
+    factor: float = 1.5
+    #: ... up to this many seconds.
+    longest: float = 60.0
+    #: No poll is started later than this many seconds after the batch was submitted.
+    deadline: float = 3600.0
+
+    def waits(self) -> list[float]:
+        """The waits before each poll, their sum within the deadline."""
+        waits: list[float] = []
+        wait, total = self.start, 0.0
+        while total + wait <= self.deadline:
+            waits.append(wait)
+            total += wait
+            wait = min(wait * self.factor, self.longest)
+        return waits

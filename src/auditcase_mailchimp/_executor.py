@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Final, TypeVar
 
+from ._batch_ledger import BatchLedger
 from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, chunked
 from ._client import (
     BATCH_LIMIT,
@@ -27,7 +28,7 @@ from ._client import (
     UpsertItem,
 )
 from ._errors import ErrorCategory, MailchimpError
-from ._executor_bulk import BulkTags
+from ._executor_bulk import BatchSettings, BulkBatches, BulkTags
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._steps import (
     COUNTS,
@@ -59,6 +60,8 @@ SENDING_CATEGORIES: Final = tuple(category.value for category in ErrorCategory)
 #: The phases, in the order each round carries them out.
 _PHASES: Final = (Note, Entry, Move, Look, Tags, Removal)
 
+_BATCHES: Final = BatchSettings()
+
 S = TypeVar("S")
 R = TypeVar("R")
 
@@ -75,11 +78,13 @@ class Executor:
         *,
         total: int,
         tag_threshold: int | None = TAG_THRESHOLD,
+        batches: BatchSettings | None = _BATCHES,
     ) -> None:
         """Work on ``store`` and the audience ``list_id``; ``total`` actions to finish.
 
         A tag changed for ``tag_threshold`` members or more in one round goes through
-        segments (``None``: every tag change member by member).
+        segments (``None``: every tag change member by member); archives and address changes
+        go through ``/batches`` as ``batches`` says (``None``: always direct calls).
         """
         self.store = store
         self.client = client
@@ -95,6 +100,11 @@ class Executor:
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
         self._bulk_tags = (
             None if tag_threshold is None else BulkTags(client, list_id, threshold=tag_threshold)
+        )
+        self._batches = (
+            None
+            if batches is None
+            else BulkBatches(client, list_id, BatchLedger(store, list_id), batches)
         )
 
     def execute(self, actions: Iterable[Action]) -> None:
@@ -122,9 +132,25 @@ class Executor:
             answered = list(zip(tags, self._bulk_tags.results(tags, self._parallel), strict=True))
             for part in chunked(answered, TAG_CHUNK):
                 self._settle([(s, _answer(r), r) for s, r in part])
+        elif phase in (Move, Removal) and self._batches is not None:  # issue 12.2: /batches
+            self._carry_batched(steps)
         else:
             for step, result in self._parallel(steps, self._send):
                 self._settle([(step, _answer(result), result)])
+
+    def _carry_batched(self, steps: list[Step]) -> None:
+        """Archives or address changes: an earlier run's batch, a new batch, or direct calls."""
+        assert self._batches is not None  # noqa: S101 - only called with batches on
+        chosen = [s for s in steps if isinstance(s, Move | Removal)]
+        answered, rest = self._batches.resumed(chosen)
+        if len(rest) >= self._batches.settings.threshold:
+            answered += self._batches.send(rest)
+            rest = []
+        for part in chunked(answered, TAG_CHUNK):  # one transaction per chunk (issue 12.3)
+            self._settle([(s, _answer(r), r) for s, r in part])
+        self._batches.finish()
+        for step, result in self._parallel(rest, self._send):
+            self._settle([(step, _answer(result), result)])
 
     def _parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
         """Run ``call`` on each item up to the concurrency; yield in the order they finish."""

@@ -1,4 +1,4 @@
-"""The executor's bulk phases: one round's tag changes through static segments.
+"""The executor's bulk phases: tag changes through segments, archives and moves by /batches.
 
 Shell, beside :mod:`auditcase_mailchimp._executor`. It decides nothing: which tags go through
 segments, and in which calls, comes from :mod:`auditcase_mailchimp._bulk_rules`; what each
@@ -9,16 +9,41 @@ the calls (up to the client's concurrency) and hands every step one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
 
-from ._answers import is_fatal
-from ._bulk import change_segment, create_tag, find_tag, static_tags
-from ._bulk_rules import TAG_THRESHOLD, SegmentCall, TagChangeOf, first_failures, tag_work
-from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult
-from ._errors import MailchimpAPIError, MailchimpError
-from ._steps import Tags
+import attrs
 
-__all__ = ["BulkTags"]
+from ._answers import is_fatal, member_call_result
+from ._batch_ledger import BatchLedger
+from ._bulk import (
+    address_change_result,
+    batch_results,
+    batch_state,
+    change_segment,
+    create_tag,
+    find_tag,
+    operation_response,
+    static_tags,
+    submit_batch,
+)
+from ._bulk_rules import (
+    BATCH_THRESHOLD,
+    TAG_THRESHOLD,
+    PollPolicy,
+    SegmentCall,
+    TagChangeOf,
+    first_failures,
+    operation_id,
+    tag_work,
+)
+from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult, subscriber_hash
+from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError
+from ._steps import Move, Removal, Tags
+
+__all__ = ["BatchSettings", "BulkBatches", "BulkTags"]
 
 #: One request's failures: ``(step index, failure)``.
 _Found = list[tuple[int, FailureDetail]]
@@ -129,3 +154,193 @@ class BulkTags:
             ]
 
         return job
+
+
+# --- archives and address changes through /batches (issue 12.2) ----------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class BatchSettings:
+    """When and how archives and address changes go through ``/batches``."""
+
+    #: A round with at least this many of one kind goes as one batch.
+    threshold: int = BATCH_THRESHOLD
+    poll: PollPolicy = attrs.field(factory=PollPolicy)
+    #: Waits between polls (tests pass one that waits for the fake instead).
+    sleep: Callable[[float], None] = time.sleep
+
+
+#: What a batch result can fail with when it is missing or the batch never finished.
+_NOT_FINISHED: Final = FailureDetail(
+    category=ErrorCategory.SERVER_ERROR,
+    title="Batch not finished",
+    detail="Mailchimp had not finished the batch by the deadline; the next run reads it",
+    retryable=True,
+)
+_NO_RESULT: Final = FailureDetail(
+    category=ErrorCategory.SERVER_ERROR,
+    title="No answer for this operation",
+    detail="The batch's results do not mention this operation",
+    retryable=True,
+)
+_GONE: Final = 404
+#: Times the results are fetched, each after reading the batch for a fresh URL.
+_FETCHES: Final = 3
+
+
+class BulkBatches:
+    """Sends a round's archives or address changes as one ``/batches`` request and reads it.
+
+    A batch id is recorded in the coupling database before the first poll; a later run finds
+    it there, polls the same batch and takes its results for the same operations instead of
+    sending them again (R7.2).
+    """
+
+    def __init__(
+        self,
+        client: MailchimpClient,
+        list_id: str,
+        ledger: BatchLedger,
+        settings: BatchSettings,
+    ) -> None:
+        """Work on ``list_id``, recording batch ids in ``ledger``."""
+        self.client = client
+        self.list_id = list_id
+        self.ledger = ledger
+        self.settings = settings
+        self._resumed: dict[str, dict[str, Any]] | None = None
+        self._read: list[str] = []
+
+    @staticmethod
+    def operation_id(step: Move | Removal) -> str:
+        """The operation id of a step (:func:`~auditcase_mailchimp._bulk_rules.operation_id`)."""
+        if isinstance(step, Move):
+            action = step.action
+            return operation_id("move", action.person_id, action.old_email_address)
+        return operation_id("archive", step.action.person_id, step.email_address)
+
+    def resumed(
+        self, steps: Sequence[Move | Removal]
+    ) -> tuple[list[tuple[Move | Removal, MemberResult]], list[Move | Removal]]:
+        """The steps a batch of an earlier run carried out, with their results; the rest."""
+        if self._resumed is None:
+            self._resumed = {}
+            for batch_id in self.ledger.pending():
+                self._resumed.update(self._wait_and_read(batch_id) or {})
+                self._read.append(batch_id)
+        done, rest = [], []
+        for step in steps:
+            result = self._resumed.pop(self.operation_id(step), None)
+            if result is None:
+                rest.append(step)
+            else:
+                done.append((step, self._result(step, result)))
+        return done, rest
+
+    def finish(self) -> None:
+        """Forget the batches read so far: their results are recorded (or not needed)."""
+        for batch_id in self._read:
+            self.ledger.forget(batch_id)
+        self._read = []
+
+    def send(self, steps: Sequence[Move | Removal]) -> list[tuple[Move | Removal, MemberResult]]:
+        """Send the steps as one batch, wait for it, and read each step's result."""
+        operations = [self._operation(step) for step in steps]
+        try:
+            batch_id = submit_batch(self.client, operations)
+        except MailchimpError as error:
+            if isinstance(error, MailchimpAPIError) and is_fatal(error):
+                raise
+            detail = FailureDetail.from_error(error)
+            return [(step, self._failed(step, detail)) for step in steps]
+        self.ledger.remember(batch_id)  # before polling: a killed run polls the same batch
+        results = self._wait_and_read(batch_id)
+        if results is None:  # not finished by the deadline: it stays recorded for next run
+            return [(step, self._failed(step, _NOT_FINISHED)) for step in steps]
+        answered = [
+            (step, self._result(step, results.get(self.operation_id(step)))) for step in steps
+        ]
+        self._read.append(batch_id)  # forgotten by finish(), once the results are recorded
+        return answered
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _operation(self, step: Move | Removal) -> dict[str, Any]:
+        if isinstance(step, Move):
+            action = step.action
+            body = {
+                "email_address": action.email_address,
+                "merge_fields": dict(action.merge_fields),
+            }
+            old = subscriber_hash(action.old_email_address)
+            return {
+                "method": "PATCH",
+                "path": f"/lists/{self.list_id}/members/{old}",
+                "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                "operation_id": self.operation_id(step),
+            }
+        return {
+            "method": "DELETE",
+            "path": f"/lists/{self.list_id}/members/{subscriber_hash(step.email_address)}",
+            "operation_id": self.operation_id(step),
+        }
+
+    @staticmethod
+    def _address(step: Move | Removal) -> str:
+        return step.action.email_address if isinstance(step, Move) else step.email_address
+
+    def _failed(self, step: Move | Removal, detail: FailureDetail) -> MemberResult:
+        return MemberResult.failed(self._address(step), detail)
+
+    def _result(self, step: Move | Removal, result: Mapping[str, Any] | None) -> MemberResult:
+        """An operation's result read as the direct request's answer would be."""
+        if result is None:
+            return self._failed(step, _NO_RESULT)
+        response = operation_response(result)
+        if isinstance(step, Move):
+            return address_change_result(response, step.action.email_address)
+        return member_call_result(
+            response,
+            step.email_address,
+            done=MemberOutcome.ARCHIVED,
+            status="archived",
+            absent_ok=True,
+            removal=True,
+        )
+
+    def _wait_and_read(self, batch_id: str) -> dict[str, dict[str, Any]] | None:
+        """Poll until the batch is finished; its results by operation id (``None``: not yet)."""
+        state = self._poll(batch_id)
+        if state is None:
+            return None
+        for _ in range(_FETCHES):
+            url = str((state or {}).get("response_body_url") or "")
+            try:
+                results = batch_results(self.client, url) if url else None
+            except MailchimpError:
+                results = None
+            if results is not None:
+                return {str(r.get("operation_id")): r for r in results if r.get("operation_id")}
+            try:  # the URL expires after 10 minutes: read the batch again for a fresh one
+                state = batch_state(self.client, batch_id)
+            except MailchimpError:
+                state = {}
+        return {}
+
+    def _poll(self, batch_id: str) -> dict[str, Any] | None:
+        """The finished batch (``{}`` when it is gone), or ``None`` after the deadline."""
+        for wait in self.settings.poll.waits():
+            self.settings.sleep(wait)
+            try:
+                state = batch_state(self.client, batch_id)
+            except MailchimpAPIError as error:
+                if is_fatal(error):
+                    raise
+                if error.status == _GONE:  # older than 7 days, or stopped: nothing to take
+                    return {}
+                continue
+            except MailchimpError:
+                continue
+            if state.get("status") == "finished":
+                return state
+        return None
