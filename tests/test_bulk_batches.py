@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,14 +184,15 @@ def test_a_killed_run_resumes_by_polling_the_same_batch(
             setup.carry(BatchSettings(threshold=1, sleep=killed))
         with SQLiteStore(setup.db) as store:
             pending = BatchLedger(store, fake.list_id).pending()
-        assert len(pending) == 1
+        assert len(pending) == 2  # the moves' and the archives' (the phases run side by side)
         fake.batches.release()
         fake.clear_log()
         records, counts, failures, members, _, left = setup.carry(
             BatchSettings(threshold=1, sleep=setup.wait)
         )
         gets = [r.path for r in fake.requests if r.method == "GET" and "/batches/" in r.path]
-        assert f"/3.0/batches/{pending[0]}" in gets  # the same batch was polled
+        assert {f"/3.0/batches/{i}" for i in pending} <= set(gets)  # the same batches polled
+        assert setup.batch_posts() == 1  # only R5.4's later archive of p24's old member
         direct = [r for r in fake.requests if r.method in {"DELETE", "PATCH"}]
         assert direct == []  # the moves taken from the killed run's batch, nothing sent twice
         assert counts["archived"] == 20
@@ -199,4 +201,26 @@ def test_a_killed_run_resumes_by_polling_the_same_batch(
         assert any(r.key == "p0@example.nl" and r.status == "archived" for r in records)
         assert len(failures) == 1
     finally:
+        setup.client.close()
+
+
+def test_the_phases_of_a_round_overlap_within_ten_requests_in_flight(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """Issue 12.4, MAILCHIMP.md §7: a round's phases go side by side, 10 requests at most."""
+    setup = Setup(fake, tmp_path / "a")
+    outcome: list[tuple[Any, ...]] = []
+    try:
+        fake.hold()
+        worker = threading.Thread(target=lambda: outcome.append(setup.carry(None)))
+        worker.start()
+        # one after the other, the round's 6 address changes could not fill 10 connections:
+        # only with the 20 archives beside them are 10 requests in flight
+        assert fake.wait_for_in_flight(10)
+        fake.release()
+        worker.join()
+        assert fake.max_in_flight == 10
+        assert outcome[0][1]["archived"] == 20
+    finally:
+        fake.release()
         setup.client.close()

@@ -13,6 +13,7 @@ leads to waits for its phase in the next round.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Final, TypeVar
@@ -97,6 +98,9 @@ class Executor:
         #: R5.3 notices learned from Mailchimp's answers in this run.
         self.notices: list[UnsubscribedNotice] = []
         self._failed_ids: set[str] = set()
+        #: Held while one answer is written: phases of a round settle from their own threads.
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
         self._bulk_tags = (
             None if tag_threshold is None else BulkTags(client, list_id, threshold=tag_threshold)
@@ -108,14 +112,31 @@ class Executor:
         )
 
     def execute(self, actions: Iterable[Action]) -> None:
-        """Carry every action out, phase by phase, until each is finished."""
+        """Carry every action out, round by round, until each is finished.
+
+        The phases of one round run side by side (issue 12.4): their steps are about different
+        members, and a member's tag change after its address change is a step of the next round.
+        The client keeps at most its concurrency of requests in flight, whichever phase sends.
+        """
         for action in actions:
             self._queue(start(action))
         while any(self._queues.values()):
-            for phase in _PHASES:
-                steps, self._queues[phase] = self._queues[phase], []
-                if steps:
-                    self._carry(phase, steps)
+            taken = [(phase, self._queues[phase]) for phase in _PHASES]
+            self._queues = {phase: [] for phase in _PHASES}
+            work = [(phase, steps) for phase, steps in taken if steps]
+            if len(work) == 1:
+                self._carry(*work[0])
+                continue
+            with ThreadPoolExecutor(max_workers=len(work)) as phases:
+                running = [phases.submit(self._carry, phase, steps) for phase, steps in work]
+                try:
+                    for future in running:
+                        future.result()
+                except BaseException:
+                    self._stop.set()  # the other phases send nothing more
+                    raise
+        if self._batches is not None:  # every result of earlier runs' batches is recorded
+            self._batches.finish()
 
     def _queue(self, step: Step) -> None:
         self._queues[type(step)].append(step)
@@ -143,12 +164,15 @@ class Executor:
         assert self._batches is not None  # noqa: S101 - only called with batches on
         chosen = [s for s in steps if isinstance(s, Move | Removal)]
         answered, rest = self._batches.resumed(chosen)
+        batch_id = None
         if len(rest) >= self._batches.settings.threshold:
-            answered += self._batches.send(rest)
+            sent, batch_id = self._batches.send(rest)
+            answered += sent
             rest = []
         for part in chunked(answered, TAG_CHUNK):  # one transaction per chunk (issue 12.3)
             self._settle([(s, _answer(r), r) for s, r in part])
-        self._batches.finish()
+        if batch_id is not None:  # every result recorded: a later run need not read it
+            self._batches.ledger.forget(batch_id)
         for step, result in self._parallel(rest, self._send):
             self._settle([(step, _answer(result), result)])
 
@@ -158,6 +182,8 @@ class Executor:
         try:
             futures: dict[Future[R], S] = {pool.submit(call, item): item for item in work}
             for future in as_completed(futures):
+                if self._stop.is_set():
+                    raise _Stopped
                 yield futures[future], future.result()
         finally:
             # Interrupted (Ctrl-C, a store error): the requests not yet started are not sent.
@@ -207,6 +233,10 @@ class Executor:
 
     def _settle(self, answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> None:
         """Write what the answers lead to: the records of one answer in one transaction."""
+        with self._lock:
+            self._settle_now(answered)
+
+    def _settle_now(self, answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> None:
         outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
         keep = [w.record for _, then, _ in outcomes for w in then.writes if isinstance(w, Keep)]
         if keep:
@@ -260,6 +290,10 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+class _Stopped(Exception):  # noqa: N818 - not an error: another phase failed first
+    """Another phase of the round failed: this one sends nothing more."""
 
 
 def _answer(result: MemberResult) -> Answer:

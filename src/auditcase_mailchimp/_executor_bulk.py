@@ -10,6 +10,7 @@ the calls (up to the client's concurrency) and hands every step one
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -210,6 +211,7 @@ class BulkBatches:
         self.settings = settings
         self._resumed: dict[str, dict[str, Any]] | None = None
         self._read: list[str] = []
+        self._lock = threading.Lock()
 
     @staticmethod
     def operation_id(step: Move | Removal) -> str:
@@ -223,14 +225,16 @@ class BulkBatches:
         self, steps: Sequence[Move | Removal]
     ) -> tuple[list[tuple[Move | Removal, MemberResult]], list[Move | Removal]]:
         """The steps a batch of an earlier run carried out, with their results; the rest."""
-        if self._resumed is None:
-            self._resumed = {}
-            for batch_id in self.ledger.pending():
-                self._resumed.update(self._wait_and_read(batch_id) or {})
-                self._read.append(batch_id)
+        with self._lock:  # the address changes and the archives of a round ask at once
+            if self._resumed is None:
+                self._resumed = {}
+                for batch_id in self.ledger.pending():
+                    self._resumed.update(self._wait_and_read(batch_id) or {})
+                    self._read.append(batch_id)
+            found = {key: self._resumed.pop(key, None) for key in map(self.operation_id, steps)}
         done, rest = [], []
         for step in steps:
-            result = self._resumed.pop(self.operation_id(step), None)
+            result = found[self.operation_id(step)]
             if result is None:
                 rest.append(step)
             else:
@@ -238,13 +242,20 @@ class BulkBatches:
         return done, rest
 
     def finish(self) -> None:
-        """Forget the batches read so far: their results are recorded (or not needed)."""
+        """Forget earlier runs' batches: their results are recorded (or not needed) by now."""
         for batch_id in self._read:
             self.ledger.forget(batch_id)
         self._read = []
 
-    def send(self, steps: Sequence[Move | Removal]) -> list[tuple[Move | Removal, MemberResult]]:
-        """Send the steps as one batch, wait for it, and read each step's result."""
+    def send(
+        self, steps: Sequence[Move | Removal]
+    ) -> tuple[list[tuple[Move | Removal, MemberResult]], str | None]:
+        """Send the steps as one batch, wait for it, and read each step's result.
+
+        Returns:
+            Each step's result, and the batch id to forget once they are recorded (``None``
+            when there is nothing to forget: not sent, or not finished and kept for next run).
+        """
         operations = [self._operation(step) for step in steps]
         try:
             batch_id = submit_batch(self.client, operations)
@@ -252,16 +263,15 @@ class BulkBatches:
             if isinstance(error, MailchimpAPIError) and is_fatal(error):
                 raise
             detail = FailureDetail.from_error(error)
-            return [(step, self._failed(step, detail)) for step in steps]
+            return [(step, self._failed(step, detail)) for step in steps], None
         self.ledger.remember(batch_id)  # before polling: a killed run polls the same batch
         results = self._wait_and_read(batch_id)
         if results is None:  # not finished by the deadline: it stays recorded for next run
-            return [(step, self._failed(step, _NOT_FINISHED)) for step in steps]
+            return [(step, self._failed(step, _NOT_FINISHED)) for step in steps], None
         answered = [
             (step, self._result(step, results.get(self.operation_id(step)))) for step in steps
         ]
-        self._read.append(batch_id)  # forgotten by finish(), once the results are recorded
-        return answered
+        return answered, batch_id
 
     # --- internals ---------------------------------------------------------------------------
 
