@@ -19,6 +19,7 @@ from auditcase_mailchimp._bulk_rules import (
 from auditcase_mailchimp._client import MailchimpClient
 from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._executor import Executor
+from auditcase_mailchimp._executor_bulk import BulkTags
 from auditcase_mailchimp._plan import plan_sync
 from auditcase_mailchimp.testing import FakeMailchimp
 
@@ -111,9 +112,10 @@ class Setup:
 
     def carry(self, tag_threshold: int | None) -> tuple[Any, ...]:
         """Plan the changed persons and carry the plan out; what it led to."""
+        wanted = persons(changed=True)
         with SQLiteStore(self.db) as store:
             current = store.load_current()
-            plan = plan_sync(current, desired_state(persons(changed=True), owners=store.owners()))
+            plan = plan_sync(current, desired_state(wanted, owners=store.owners()))
             store.begin_run(dry_run=False, reconcile=False)
             executor = Executor(
                 store,
@@ -183,3 +185,29 @@ def test_a_missing_tag_to_add_is_created_once_then_filled(
         assert "Fiscaal" not in members["p0@example.nl"].tags
     finally:
         setup.client.close()
+
+
+def _one_by_one(work: Sequence[Any], call: Any) -> Iterator[tuple[Any, Any]]:
+    """Runs each request in turn (what the executor does up to 10 at a time)."""
+    for item in work:
+        yield item, call(item)
+
+
+def test_a_tag_created_since_the_ids_were_read_is_read_again_not_created(
+    fake: FakeMailchimp, client: MailchimpClient
+) -> None:
+    """MAILCHIMP.md §3: a batch-subscribe entry creates its tags; the ids are read again."""
+    audience = fake.audience()
+    for i in range(3):
+        audience.add(f"m{i}@example.nl")
+        audience.add_tag(f"m{i}@example.nl", "Oud")
+    tags = BulkTags(client, fake.list_id, threshold=1)
+    dropped = [change(f"m{i}@example.nl", remove=["Oud"]) for i in range(3)]
+    assert all(r.ok for r in tags.results(dropped, _one_by_one))  # the ids read once
+    audience.add_tag("m0@example.nl", "Nieuw")  # as a batch-subscribe entry would, meanwhile
+    added = [change(f"m{i}@example.nl", add=["Nieuw"]) for i in range(3)]
+    assert all(r.ok for r in tags.results(added, _one_by_one))
+    segments = [r for r in fake.requests if r.path.endswith("/segments")]
+    assert [r.method for r in segments] == ["GET", "GET"]  # read again, nothing created
+    assert all("Nieuw" in m.tags for m in audience.members())
+    assert not any("Oud" in m.tags for m in audience.members())

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Final, TypeVar
 
 from ._batch_ledger import BatchLedger
-from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, chunked
+from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, TagChangeOf, chunked
 from ._client import (
     BATCH_LIMIT,
     FailureDetail,
@@ -150,7 +150,12 @@ class Executor:
                 self._settle([(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)])
         elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
             tags = [s for s in steps if isinstance(s, Tags)]
-            answered = list(zip(tags, self._bulk_tags.results(tags, self._parallel), strict=True))
+            changes = [
+                TagChangeOf(email_address=s.action.email_address, add=s.add, remove=s.remove)
+                for s in tags
+            ]
+            results = self._bulk_tags.results(changes, self._parallel)
+            answered = list(zip(tags, results, strict=True))
             for part in chunked(answered, TAG_CHUNK):
                 self._settle([(s, _answer(r), r) for s, r in part])
         elif phase in (Move, Removal) and self._batches is not None:  # issue 12.2: /batches

@@ -42,7 +42,7 @@ from ._bulk_rules import (
 )
 from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult, subscriber_hash
 from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError
-from ._steps import Move, Removal, Tags
+from ._steps import Move, Removal
 
 __all__ = ["BatchSettings", "BulkBatches", "BulkTags"]
 
@@ -69,12 +69,8 @@ class BulkTags:
         self.threshold = threshold
         self._ids: dict[str, int] | None = None
 
-    def results(self, steps: Sequence[Tags], parallel: Parallel) -> list[MemberResult]:
-        """One result per step, in order: ``tags_set`` or ``failed`` with its first failure."""
-        changes = [
-            TagChangeOf(email_address=s.action.email_address, add=s.add, remove=s.remove)
-            for s in steps
-        ]
+    def results(self, changes: Sequence[TagChangeOf], parallel: Parallel) -> list[MemberResult]:
+        """One result per change, in order: ``tags_set`` or ``failed`` with its first failure."""
         work = tag_work(changes, threshold=self.threshold)
         jobs: list[Callable[[], _Found]] = []
         direct = list(work.direct)
@@ -95,7 +91,7 @@ class BulkTags:
         for (number, _job), failures in parallel(numbered, lambda item: item[1]()):
             found[number] = failures
         ordered = [f for number in sorted(found) for f in found[number]]
-        firsts = first_failures(len(steps), ordered)
+        firsts = first_failures(len(changes), ordered)
         return [
             MemberResult(email_address=change.email_address, outcome=MemberOutcome.TAGS_SET)
             if failure is None
@@ -105,7 +101,11 @@ class BulkTags:
 
     def _tag_ids(self, added: frozenset[str]) -> dict[str, int | FailureDetail]:
         """The id of each tag; tags to add that do not exist yet are created first."""
+        fresh = self._ids is None
         if self._ids is None:
+            self._ids = static_tags(self.client, self.list_id)
+        if not fresh and any(find_tag(self._ids, name) is None for name in added):
+            # batch-subscribe entries create the tags they carry, perhaps since the last read
             self._ids = static_tags(self.client, self.list_id)
         ids: dict[str, int | FailureDetail] = dict(self._ids)
         for name in sorted(added):
