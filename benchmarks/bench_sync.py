@@ -36,6 +36,11 @@ matplotlib is installed, as in ``nox -s bench``). Exit status 1 when a target is
 
 Run with ``python benchmarks/bench_sync.py [SIZE ...]`` (default sizes 1,000, 10,000 and
 100,000; the naive baseline always runs at 1,000).
+
+``python benchmarks/bench_sync.py --bulk`` runs the rows of issue 12 instead: a group dropped
+from 5,000 persons (segments), 20,000 unlinks through ``/batches`` and as direct calls, one
+push at 1,000 / 10,000 / 100,000 stored members, and the start-up time; it writes
+``benchmarks/results/sync_bulk.json``.
 """
 
 from __future__ import annotations
