@@ -224,3 +224,44 @@ def test_the_phases_of_a_round_overlap_within_ten_requests_in_flight(
     finally:
         fake.release()
         setup.client.close()
+
+
+def test_a_batch_not_finished_by_the_deadline_is_read_by_the_next_run(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """MAILCHIMP.md §5.2, R7.2: past the deadline the steps fail, retryable; the batch is kept."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        fake.batches.hold()
+        patient = BatchSettings(
+            threshold=1, poll=PollPolicy(deadline=20), sleep=setup.sleeps.append
+        )
+        _, counts, failures, _, _, pending = setup.carry(patient)
+        assert sorted(setup.sleeps) == [5.0, 5.0, 7.5, 7.5]  # two batches polled to the deadline
+        assert len(pending) == 2  # the moves' and the archives' batches, for the next run
+        assert {f[4] for f in failures} == {"Batch not finished"}
+        assert counts["archived"] == 0
+        fake.batches.release()
+        _, counts, failures, _, _, pending = setup.carry(
+            BatchSettings(threshold=1, sleep=setup.wait)
+        )
+        assert counts["archived"] == 20
+        assert pending == []
+    finally:
+        fake.batches.release()
+        setup.client.close()
+
+
+def test_a_batch_refused_fails_each_of_its_operations(fake: FakeMailchimp, tmp_path: Path) -> None:
+    """R6.2: a /batches request refused as a whole is a failure for each person in it."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        fake.inject(*[Fault.server_error(500, method="POST", path_contains="/batches")] * 8)
+        _, counts, failures, _, _, pending = setup.carry(
+            BatchSettings(threshold=1, sleep=setup.wait)
+        )
+        assert len(failures) == 26  # 20 archives and 6 address changes
+        assert {f[3] for f in failures} == {"server_error"}
+        assert (counts["archived"], pending) == (0, [])
+    finally:
+        setup.client.close()

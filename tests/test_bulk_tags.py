@@ -21,7 +21,7 @@ from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._executor import Executor
 from auditcase_mailchimp._executor_bulk import BulkTags
 from auditcase_mailchimp._plan import plan_sync
-from auditcase_mailchimp.testing import FakeMailchimp
+from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
 from .conftest import ManualClock, retry_policy
 from .test_openapi_fidelity import assert_valid_requests
@@ -211,3 +211,37 @@ def test_a_tag_created_since_the_ids_were_read_is_read_again_not_created(
     assert [r.method for r in segments] == ["GET", "GET"]  # read again, nothing created
     assert all("Nieuw" in m.tags for m in audience.members())
     assert not any("Oud" in m.tags for m in audience.members())
+
+
+def test_when_the_tag_ids_cannot_be_read_every_change_goes_member_by_member(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """Issue 12.1, R6.1: a failed read of the tag ids costs only the bulk, not the changes."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        fake.inject(*[Fault.server_error(500, method="GET", path_contains="/segments")] * 4)
+        _, counts, failures, members, _ = setup.carry(tag_threshold=10)
+        assert counts["tags_changed"] == 31
+        assert [f[:4] for f in failures] == [("5", failures[0][1], "tags", "not_found")]
+        assert not any("Fiscaal" in m[2] for m in members if m[0].startswith("p1"))
+        assert not any(r.method == "POST" and "/segments/" in r.path for r in fake.requests)
+    finally:
+        setup.client.close()
+
+
+def test_a_segment_call_that_fails_fails_each_of_its_members(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """Issue 12.1, R6.2: a segment call refused as a whole is a failure for each address in it."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        fake.inject(*[Fault.server_error(503, method="POST", path_contains="/segments/")] * 4)
+        _, counts, failures, _, _ = setup.carry(tag_threshold=10)
+        assert len(failures) == 30  # the 30 removals of Fiscaal, p5's among them
+        assert {f[3] for f in failures} == {"server_error"}
+        assert counts["tags_changed"] == 2  # the two moved members' rare tag, member by member
+        with SQLiteStore(setup.db) as store:  # R4.4, R7.2: Fiscaal stays managed, to remove later
+            record = next(m for m in store.load_current() if m.key == "p0@example.nl")
+        assert "Fiscaal" in record.tags
+    finally:
+        setup.client.close()
