@@ -15,8 +15,9 @@ from auditcase_mailchimp._bulk_rules import PollPolicy, operation_id
 from auditcase_mailchimp._client import MailchimpClient
 from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._executor import Executor
-from auditcase_mailchimp._executor_bulk import BatchSettings
+from auditcase_mailchimp._executor_bulk import BatchSettings, BulkBatches, Stopped
 from auditcase_mailchimp._plan import plan_sync
+from auditcase_mailchimp._steps import Removal, start
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
 from .conftest import ManualClock, retry_policy
@@ -263,5 +264,29 @@ def test_a_batch_refused_fails_each_of_its_operations(fake: FakeMailchimp, tmp_p
         assert len(failures) == 26  # 20 archives and 6 address changes
         assert {f[3] for f in failures} == {"server_error"}
         assert (counts["archived"], pending) == (0, [])
+    finally:
+        setup.client.close()
+
+
+def test_a_stopping_run_stops_waiting_for_its_batch_and_keeps_it(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """R7.2: when the run stops (another phase failed, Ctrl-C) the wait ends; the id is kept."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        with SQLiteStore(setup.db) as store:
+            plan = plan_sync(
+                store.load_current(), desired_state(persons(changed=True), owners=store.owners())
+            )
+            removals = [s for s in map(start, plan.actions) if isinstance(s, Removal)]
+            stop = threading.Event()
+            stop.set()
+            ledger = BatchLedger(store, fake.list_id)
+            batches = BulkBatches(
+                setup.client, fake.list_id, ledger, BatchSettings(threshold=1), stop
+            )
+            with pytest.raises(Stopped):
+                batches.send(removals)  # no real wait: the stop is set
+            assert len(ledger.pending()) == 1
     finally:
         setup.client.close()

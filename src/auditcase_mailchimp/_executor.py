@@ -29,7 +29,7 @@ from ._client import (
     UpsertItem,
 )
 from ._errors import ErrorCategory, MailchimpError
-from ._executor_bulk import BatchSettings, BulkBatches, BulkTags
+from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._steps import (
     COUNTS,
@@ -108,7 +108,7 @@ class Executor:
         self._batches = (
             None
             if batches is None
-            else BulkBatches(client, list_id, BatchLedger(store, list_id), batches)
+            else BulkBatches(client, list_id, BatchLedger(store, list_id), batches, self._stop)
         )
 
     def execute(self, actions: Iterable[Action]) -> None:
@@ -188,7 +188,7 @@ class Executor:
             futures: dict[Future[R], S] = {pool.submit(call, item): item for item in work}
             for future in as_completed(futures):
                 if self._stop.is_set():
-                    raise _Stopped
+                    raise Stopped
                 yield futures[future], future.result()
         finally:
             # Interrupted (Ctrl-C, a store error): the requests not yet started are not sent.
@@ -295,10 +295,6 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
-
-
-class _Stopped(Exception):  # noqa: N818 - not an error: another phase failed first
-    """Another phase of the round failed: this one sends nothing more."""
 
 
 def _answer(result: MemberResult) -> Answer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -44,7 +43,7 @@ from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult
 from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError
 from ._steps import Move, Removal
 
-__all__ = ["BatchSettings", "BulkBatches", "BulkTags"]
+__all__ = ["BatchSettings", "BulkBatches", "BulkTags", "Stopped"]
 
 #: One request's failures: ``(step index, failure)``.
 _Found = list[tuple[int, FailureDetail]]
@@ -167,8 +166,13 @@ class BatchSettings:
     #: A round with at least this many of one kind goes as one batch.
     threshold: int = BATCH_THRESHOLD
     poll: PollPolicy = attrs.field(factory=PollPolicy)
-    #: Waits between polls (tests pass one that waits for the fake instead).
-    sleep: Callable[[float], None] = time.sleep
+    #: Waits between polls; ``None``: wait on the clock, cut short when the run stops (tests
+    #: pass one that waits for the fake instead).
+    sleep: Callable[[float], None] | None = None
+
+
+class Stopped(Exception):  # noqa: N818 - not an error: another part of the run failed first
+    """The run is stopping (another phase failed, or Ctrl-C): nothing more is sent or awaited."""
 
 
 #: What a batch result can fail with when it is missing or the batch never finished.
@@ -203,9 +207,11 @@ class BulkBatches:
         list_id: str,
         ledger: BatchLedger,
         settings: BatchSettings,
+        stop: threading.Event | None = None,
     ) -> None:
-        """Work on ``list_id``, recording batch ids in ``ledger``."""
+        """Work on ``list_id``, recording batch ids in ``ledger``; ``stop`` ends the waits."""
         self.client = client
+        self._stop = stop or threading.Event()
         self.list_id = list_id
         self.ledger = ledger
         self.settings = settings
@@ -340,7 +346,12 @@ class BulkBatches:
     def _poll(self, batch_id: str) -> dict[str, Any] | None:
         """The finished batch (``{}`` when it is gone), or ``None`` after the deadline."""
         for wait in self.settings.poll.waits():
-            self.settings.sleep(wait)
+            if self.settings.sleep is None:
+                self._stop.wait(wait)
+            else:
+                self.settings.sleep(wait)
+            if self._stop.is_set():  # the batch stays recorded: the next run reads it
+                raise Stopped
             try:
                 state = batch_state(self.client, batch_id)
             except MailchimpAPIError as error:
