@@ -6,9 +6,13 @@ client's concurrency, turns the answer into an :class:`~auditcase_mailchimp._ste
 and writes what :func:`~auditcase_mailchimp._steps.after` says, one transaction per answer, so
 a run killed at any moment loses nothing (R7.2).
 
-One loop over the phases, in a fixed order (records, batch entries, address moves, reads of
-old members, tag changes, archives), again and again until no step is left: a step an answer
-leads to waits for its phase in the next round.
+One loop of rounds until no step is left. In each round the phases (records, batch entries,
+address moves, reads of old members, tag changes, archives) run side by side, the client
+keeping at most its concurrency of requests in flight; a step an answer leads to waits for
+the next round. Tag changes and, above a threshold, archives and address changes are sent in
+bulk by :mod:`auditcase_mailchimp._executor_bulk` (segments, ``/batches``), their answers
+recorded 500 at a time; :func:`~auditcase_mailchimp._steps.after` reads every answer the same
+whichever way it was sent.
 """
 
 from __future__ import annotations
