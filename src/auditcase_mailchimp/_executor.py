@@ -13,8 +13,12 @@ leads to waits for its phase in the next round.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from types import FrameType
 from typing import Final, TypeVar
 
 from ._client import (
@@ -27,6 +31,7 @@ from ._client import (
 )
 from ._errors import ErrorCategory, MailchimpError
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
+from ._settle import intent_of
 from ._steps import (
     COUNTS,
     Answer,
@@ -40,6 +45,7 @@ from ._steps import (
     Removal,
     Step,
     Tags,
+    Then,
     Write,
     after,
     fingerprint,
@@ -86,16 +92,48 @@ class Executor:
         self.notices: list[UnsubscribedNotice] = []
         self._failed_ids: set[str] = set()
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
+        #: Set by Ctrl-C: no new request is sent; the answers under way are still recorded.
+        self._stopping = threading.Event()
 
     def execute(self, actions: Iterable[Action]) -> None:
-        """Carry every action out, phase by phase, until each is finished."""
+        """Carry every action out, phase by phase, until each is finished.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C: no new request was sent after it, and the answers of
+                the requests under way were recorded first.
+        """
         for action in actions:
             self._queue(start(action))
-        while any(self._queues.values()):
-            for phase in _PHASES:
-                steps, self._queues[phase] = self._queues[phase], []
-                if steps:
-                    self._carry(phase, steps)
+        with self._interruptible():
+            while any(self._queues.values()) and not self._stopping.is_set():
+                for phase in _PHASES:
+                    steps, self._queues[phase] = self._queues[phase], []
+                    if steps and not self._stopping.is_set():
+                        self._carry(phase, steps)
+        if self._stopping.is_set():
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Ctrl-C (a first SIGINT) stops sending instead of abandoning the answers under way.
+
+        Only where Python's own handler is in place, in the main thread; a second Ctrl-C
+        interrupts at once.
+        """
+        main = threading.current_thread() is threading.main_thread()
+        if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            self._stopping.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _queue(self, step: Step) -> None:
         self._queues[type(step)].append(step)
@@ -105,11 +143,31 @@ class Executor:
             self._settle([(step, Answer(), None) for step in steps])
         elif phase is Entry:
             chunks = [steps[i : i + BATCH_LIMIT] for i in range(0, len(steps), BATCH_LIMIT)]
-            for chunk, results in self._parallel(chunks, self._subscribe):
-                self._settle([(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)])
+            for chunk, (ids, results) in self._parallel(chunks, self._intended(self._subscribe)):
+                if results is not None:
+                    answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
+                    self._settle(answered, ids)
         else:
-            for step, result in self._parallel(steps, self._send):
-                self._settle([(step, _answer(result), result)])
+            for step, (ids, result) in self._parallel(steps, self._intended(self._send)):
+                if result is not None:
+                    self._settle([(step, _answer(result), result)], ids)
+
+    def _intended(self, send: Callable[[S], R]) -> Callable[[S], tuple[tuple[int, ...], R | None]]:
+        """R7.4: record the intent of a request before sending it; nothing after Ctrl-C.
+
+        The intents are written by the thread that sends, just before it sends; a request
+        not sent (Ctrl-C came first) leaves no intent and no answer (``None``).
+        """
+
+        def intended(item: S) -> tuple[tuple[int, ...], R | None]:
+            if self._stopping.is_set():
+                return (), None
+            steps: Sequence[Step] = item if isinstance(item, Sequence) else [item]  # type: ignore[list-item]
+            intents = [i for i in (intent_of(step) for step in steps) if i is not None]
+            ids = self.store.record_intents(intents) if intents else ()
+            return ids, send(item)
+
+        return intended
 
     def _parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
         """Run ``call`` on each item up to the concurrency; yield in the order they finish."""
@@ -164,9 +222,30 @@ class Executor:
 
     # the answers -----------------------------------------------------------------------------
 
-    def _settle(self, answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> None:
-        """Write what the answers lead to: the records of one answer in one transaction."""
+    def _settle(
+        self,
+        answered: Sequence[tuple[Step, Answer, MemberResult | None]],
+        intents: Sequence[int] = (),
+    ) -> None:
+        """Record what the answers lead to, then count: progress counts what is recorded.
+
+        The records of one answer and the clearing of its intents (R7.4) are one transaction.
+        """
         outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
+        with self.store.answering(intents):
+            finished = self._record(outcomes)
+        for _, then, _ in outcomes:
+            self.notices.extend(then.notices)
+            for name in then.counts:
+                self.counts[name] += 1
+            if then.step is not None:
+                self._queue(then.step)
+        for _ in range(finished):  # recorded: now it counts (issue 9.5)
+            self.finished += 1
+            self.progress("push", self.finished, self.total)
+
+    def _record(self, outcomes: Sequence[tuple[Step, Then, MemberResult | None]]) -> int:
+        """Write the records and failures of some answers; return how many actions finished."""
         keep = [w.record for _, then, _ in outcomes for w in then.writes if isinstance(w, Keep)]
         if keep:
             self.store.record_members(keep)
@@ -174,23 +253,20 @@ class Executor:
             for write in then.writes:
                 self._write(write)
         resolved = []
+        finished = 0
         for step, then, result in outcomes:
-            self.notices.extend(then.notices)
-            for name in then.counts:
-                self.counts[name] += 1
             if then.step is not None:
-                self._queue(then.step)
                 continue
             if then.failed:
                 self._fail(step.action, result, then.failed)
             elif then.resolves:
                 resolved.append(step.action.person_id)
-            self.finished += 1
-            self.progress("push", self.finished, self.total)
+            finished += 1
         # A person with a failure in this run keeps it, whatever else of theirs succeeded.
         ids = [i for i in resolved if i not in self._failed_ids]
         if ids:  # R6.3: a later success closes the person's entries about sending
             self.store.resolve_failures(ids, categories=SENDING_CATEGORIES)
+        return finished
 
     def _write(self, write: Write) -> None:
         if isinstance(write, Moved):
