@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +30,7 @@ from auditcase_mailchimp._settle import Intent
 from auditcase_mailchimp.testing import FakeMailchimp
 
 from .test_store import _member
-from .test_sync import BASE, World, person
+from .test_sync import BASE, World, person, write_export
 
 CLIENT = PersonKind.CLIENT_PERSON
 
@@ -234,3 +239,60 @@ def _hash(address: str) -> str:
     import hashlib  # noqa: PLC0415 - beside its one use
 
     return hashlib.md5(address.lower().encode()).hexdigest()  # noqa: S324 - Mailchimp's hash
+
+
+# --- Ctrl-C and progress ------------------------------------------------------------------------
+
+
+def test_ctrl_c_records_the_answers_of_the_requests_in_flight(tmp_path: Path) -> None:
+    """Issue 9.2, R7.4: Ctrl-C sends nothing new; every answer under way is recorded first."""
+    source = tmp_path / "export.jsonl"
+    write_export(source, [person(str(i), f"p{i}@example.nl") for i in range(1, 12001)])
+    db = tmp_path / "coupling.sqlite3"
+    with FakeMailchimp() as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+        env["MAILCHIMP_API_KEY"] = fake.api_key
+        process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+            [sys.executable, "-m", "auditcase_mailchimp", "sync", "--source", str(source),
+             "--list-id", fake.list_id, "--api-url", fake.url, "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not [r for r in fake.requests if r.method == "POST"]:  # one batch answered
+                assert time.monotonic() < deadline
+                assert process.poll() is None
+                time.sleep(0.001)  # polling the fake's log, not timing the code under test
+            fake.hold()
+            assert fake.wait_for_in_flight(5, timeout=30)  # batches held in flight
+            process.send_signal(signal.SIGINT)
+        finally:
+            fake.release()
+        _, err = process.communicate(timeout=60)
+        live = {m.email_address.lower() for m in fake.audience().members()}
+    assert process.returncode == 3
+    text = err.decode()
+    assert "no new requests were sent" in text
+    assert "the answers to the requests under way are recorded" in text
+    assert 0 < len(live) < 12000
+    with SQLiteStore(db) as store:
+        assert store.open_intents() == []
+        assert {m.key for m in store.load_current()} == live  # no answer was dropped
+
+
+def test_progress_counts_what_is_committed(world: World) -> None:
+    """Issue 9.5: each ``push`` step of progress is already recorded, seen from another reader."""
+    persons = [person(str(i), f"p{i}@example.nl") for i in range(100, 1300)]
+    seen: list[tuple[int, int]] = []
+    world.sync(BASE)  # the database exists for the reader
+
+    with SQLiteStore(world.db, read_only=True) as reader:
+
+        def progress(phase: str, done: int, _total: int) -> None:
+            if phase == "push" and done % 100 == 0:
+                live = [m for m in reader.load_current() if m.key[1].isdigit()]
+                seen.append((done, len(live)))
+
+        world.sync([*BASE, *persons], progress=progress)
+    assert len(seen) == 12
+    assert all(recorded >= done for done, recorded in seen)
