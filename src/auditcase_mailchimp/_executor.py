@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import FrameType
 from typing import Final, TypeVar
 
@@ -143,41 +144,47 @@ class Executor:
             self._settle([(step, Answer(), None) for step in steps])
         elif phase is Entry:
             chunks = [steps[i : i + BATCH_LIMIT] for i in range(0, len(steps), BATCH_LIMIT)]
-            for chunk, (ids, results) in self._parallel(chunks, self._intended(self._subscribe)):
-                if results is not None:
-                    answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
-                    self._settle(answered, ids)
+            for chunk, ids, results in self._parallel(chunks, self._subscribe, list):
+                answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
+                self._settle(answered, ids)
         else:
-            for step, (ids, result) in self._parallel(steps, self._intended(self._send)):
-                if result is not None:
-                    self._settle([(step, _answer(result), result)], ids)
+            for step, ids, result in self._parallel(steps, self._send, _one):
+                self._settle([(step, _answer(result), result)], ids)
 
-    def _intended(self, send: Callable[[S], R]) -> Callable[[S], tuple[tuple[int, ...], R | None]]:
-        """R7.4: record the intent of a request before sending it; nothing after Ctrl-C.
+    def _parallel(
+        self, work: Sequence[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
+    ) -> Iterator[tuple[S, tuple[int, ...], R]]:
+        """Run ``call`` on each item up to the concurrency; yield in the order they finish.
 
-        The intents are written by the thread that sends, just before it sends; a request
-        not sent (Ctrl-C came first) leaves no intent and no answer (``None``).
+        R7.4: the intents of an item's steps are recorded just before it is handed to a
+        sender, by this thread, one transaction per request; an item is handed over only while
+        fewer than the concurrency are under way, and none after Ctrl-C. Yields each item with
+        its intents' ids and its answer.
         """
-
-        def intended(item: S) -> tuple[tuple[int, ...], R | None]:
-            if self._stopping.is_set():
-                return (), None
-            steps: Sequence[Step] = item if isinstance(item, Sequence) else [item]  # type: ignore[list-item]
-            intents = [i for i in (intent_of(step) for step in steps) if i is not None]
-            ids = self.store.record_intents(intents) if intents else ()
-            return ids, send(item)
-
-        return intended
-
-    def _parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
-        """Run ``call`` on each item up to the concurrency; yield in the order they finish."""
         pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
+        todo = deque(work)
+        running: dict[Future[R], tuple[S, tuple[int, ...]]] = {}
+
+        def hand_over() -> None:
+            if not todo or self._stopping.is_set():
+                return
+            item = todo.popleft()
+            intents = [i for i in (intent_of(step) for step in steps(item)) if i is not None]
+            ids = self.store.record_intents(intents) if intents else ()
+            running[pool.submit(call, item)] = (item, ids)
+
         try:
-            futures: dict[Future[R], S] = {pool.submit(call, item): item for item in work}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            for _ in range(self.client.concurrency):
+                hand_over()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item, ids = running.pop(future)
+                    answer = future.result()
+                    hand_over()  # the next request goes out while this answer is recorded
+                    yield item, ids, answer
         finally:
-            # Interrupted (Ctrl-C, a store error): the requests not yet started are not sent.
+            # Interrupted (a store error, a second Ctrl-C): nothing more is handed over.
             pool.shutdown(wait=True, cancel_futures=True)
 
     # the requests ----------------------------------------------------------------------------
@@ -295,6 +302,10 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+def _one(step: Step) -> Sequence[Step]:
+    return (step,)
 
 
 def _answer(result: MemberResult) -> Answer:
