@@ -62,6 +62,7 @@ from ._models import (
     PersonKind,
     address_key,
 )
+from ._settle import Intent
 from ._plan import (
     Action,
     Adopt,
@@ -126,6 +127,7 @@ __all__ = [
     "FailureDetail",
     "FailureInput",
     "FieldError",
+    "Intent",
     "InvalidInputError",
     "InvalidPersonError",
     "MailchimpAPIError",
