@@ -296,3 +296,17 @@ def test_progress_counts_what_is_committed(world: World) -> None:
         world.sync([*BASE, *persons], progress=progress)
     assert len(seen) == 12
     assert all(recorded >= done for done, recorded in seen)
+
+
+def test_a_dry_run_plans_as_settling_would_leave_it_and_writes_nothing(world: World) -> None:
+    """R7.3, R7.4: the dry run reads the open intents back and plans on that; nothing recorded."""
+    world.sync(BASE)
+    world.fake.audience().add("zeven@example.nl", first_name="Zeven")
+    with SQLiteStore(world.db) as store:
+        store.record_intents([_intent("zeven@example.nl")])
+    report = world.sync(BASE, dry_run=True)
+    assert report.archived == 1
+    with SQLiteStore(world.db) as store:
+        assert len(store.open_intents()) == 1
+        assert store.load_current_for(["7"], []) == []
+    assert world.members()["zeven@example.nl"].status == "subscribed"

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditcase_mailchimp import Coupling, CurrentMember, PersonKind
-from auditcase_mailchimp._settle import Intent, intent_keys, intent_of, read_in_pages, settle
+from auditcase_mailchimp._settle import (
+    Intent,
+    Settled,
+    applied,
+    intent_keys,
+    intent_of,
+    read_in_pages,
+    settle,
+)
 from auditcase_mailchimp._steps import (
     Answer,
     Archived,
@@ -247,3 +255,20 @@ def test_a_note_sends_nothing_so_has_no_intent() -> None:
     assert isinstance(start(ADOPT), Note)
     assert intent_of(start(ADOPT)) is None
     assert isinstance(start(upsert(merge_fields={}, tags_remove=BTW)), Tags)
+
+
+def test_a_dry_run_sees_the_records_as_settling_would_leave_them() -> None:
+    """R7.3, R7.4: the writes applied in memory: kept, moved, archived; unknown archives ignored."""
+    records = [record(OLD, BTW), record("piet@example.nl")]
+    writes: list[Settled] = [
+        Moved(old_email_address=OLD, record=record(NEW, BTW)),
+        Keep(record=record("zeven@example.nl")),
+        Archived(email_address="Piet@example.nl", status="unsubscribed"),
+        Archived(email_address="nobody@example.nl", status="subscribed"),
+    ]
+    after_settling = applied(records, writes)
+    assert [m.key for m in after_settling] == [NEW, "piet@example.nl", "zeven@example.nl"]
+    piet = after_settling[1]
+    assert piet.status == "archived"
+    assert piet.coupling is not None
+    assert piet.coupling.status_at_archive == "unsubscribed"

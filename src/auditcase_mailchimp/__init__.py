@@ -62,7 +62,6 @@ from ._models import (
     PersonKind,
     address_key,
 )
-from ._settle import Intent
 from ._plan import (
     Action,
     Adopt,
@@ -75,6 +74,7 @@ from ._plan import (
     plan_sync,
 )
 from ._retry import RetryEvent, RetryPolicy
+from ._settle import Intent
 from ._source import ExportFile, ExportResult, PersonSource, RowError, UnreadableSourceError
 from ._store import (
     REFUSAL_CATEGORIES,

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ._client import AudienceMember, MailchimpClient
 from ._models import CurrentMember
-from ._settle import intent_keys, read_in_pages, settle
-from ._steps import Archived, Keep, Moved
+from ._settle import Settled, intent_keys, read_in_pages, settle
+from ._steps import Keep, Moved
 from ._store import CouplingStore
 
 __all__ = ["settle_open"]
@@ -24,16 +24,19 @@ __all__ = ["settle_open"]
 _log = logging.getLogger(__name__)
 
 
-def settle_open(store: CouplingStore, client: MailchimpClient, list_id: str) -> int:
+def settle_open(
+    store: CouplingStore, client: MailchimpClient, list_id: str, *, dry_run: bool = False
+) -> list[Settled]:
     """Settle the intents an unfinished run left open; call it under the run lock, first.
 
     Args:
         store: The coupling database.
         client: The Mailchimp client.
         list_id: The audience id.
+        dry_run: Only read and return the writes; record nothing (R7.3).
 
     Returns:
-        How many intents were settled (``0``: the last run finished; nothing is read).
+        What was (or would be) recorded; empty when the last run finished (nothing is read).
 
     Raises:
         MailchimpError: A read failed for good; nothing was written, the intents stay open.
@@ -41,7 +44,7 @@ def settle_open(store: CouplingStore, client: MailchimpClient, list_id: str) -> 
     """
     intents = store.open_intents()
     if not intents:
-        return 0
+        return []
     keys = intent_keys(intents)
     records = {m.key: m for m in store.load_current_for((), keys)}
     if read_in_pages(len(keys), len(store.owners())):
@@ -51,19 +54,21 @@ def settle_open(store: CouplingStore, client: MailchimpClient, list_id: str) -> 
     else:
         read = _read_each(client, list_id, keys)
     writes = settle(intents, read, records)
+    if dry_run:
+        return writes
     with store.answering([i.id for i in intents]):
         for write in writes:
             if isinstance(write, Keep):
                 store.record_members([write.record])
             elif isinstance(write, Moved):
                 store.record_address_change(write.old_email_address, write.record)
-            elif isinstance(write, Archived):
+            else:
                 store.record_archive(write.email_address, write.status)
     _log.info(
         "settled the open requests of an unfinished run",
         extra={"intents": len(intents), "records": len(writes)},
     )
-    return len(intents)
+    return writes
 
 
 def _read_each(

@@ -27,15 +27,18 @@ import attrs
 
 from ._models import Coupling, CurrentMember, MemberStatus, PersonKind, address_key
 from ._plan import ChangeAddress, Upsert
-from ._steps import Archived, Entry, Keep, Look, Move, Moved, Note, Step, Tags, Write
+from ._steps import Archived, Entry, Keep, Look, Move, Moved, Note, Step, Tags
 
-__all__ = ["STEPS", "Intent", "intent_keys", "intent_of", "read_in_pages", "settle"]
+__all__ = ["STEPS", "Intent", "Settled", "intent_keys", "intent_of", "read_in_pages", "settle"]
 
 #: The kinds of request an intent stands for.
 STEPS: Final = ("entry", "move", "tags", "archive")
 #: Per-address reads cost about this share of a page of the audience read (1000 members).
 _PAGE_COST: Final = 10
 _PAGE: Final = 1000
+
+#: What settling records: a record kept, moved or archived.
+Settled = Keep | Moved | Archived
 
 
 @attrs.frozen(kw_only=True)
@@ -134,7 +137,7 @@ def settle(
     intents: Iterable[Intent],
     read: Mapping[str, CurrentMember | None],
     records: Mapping[str, CurrentMember],
-) -> list[Write]:
+) -> list[Settled]:
     """What to record of the open intents of an unfinished run, from what Mailchimp holds.
 
     Args:
@@ -147,7 +150,7 @@ def settle(
         The writes, in order: records kept, moved or archived.
     """
     known = dict(records)
-    writes: list[Write] = []
+    writes: list[Settled] = []
     for intent in intents:
         write = _settled(intent, read, known)
         if write is None:
@@ -164,7 +167,7 @@ def _settled(
     intent: Intent,
     read: Mapping[str, CurrentMember | None],
     known: Mapping[str, CurrentMember],
-) -> Write | None:
+) -> Settled | None:
     held = read.get(intent.key)
     if intent.step == "archive":
         if held is None or held.status == MemberStatus.ARCHIVED:
@@ -194,3 +197,30 @@ def _record(intent: Intent, held: CurrentMember, managed: frozenset[str]) -> Cur
         status=held.status,
         coupling=Coupling(person_id=intent.person_id, kind=intent.kind, tags=tags),
     )
+
+
+def applied(current: Iterable[CurrentMember], writes: Iterable[Settled]) -> list[CurrentMember]:
+    """The records as they would be after :func:`settle`'s writes (a dry run writes nothing).
+
+    Args:
+        current: The coupling database's records.
+        writes: What :func:`settle` says to record.
+
+    Returns:
+        The records with the writes applied, ordered by lower-cased address.
+    """
+    records = {m.key: m for m in current}
+    for write in writes:
+        if isinstance(write, Keep):
+            records[write.record.key] = write.record
+        elif isinstance(write, Moved):
+            records.pop(address_key(write.old_email_address), None)
+            records[write.record.key] = write.record
+        else:
+            record = records.get(address_key(write.email_address))
+            if record is not None and record.coupling is not None:
+                coupling = attrs.evolve(record.coupling, status_at_archive=write.status)
+                records[record.key] = attrs.evolve(
+                    record, status=MemberStatus.ARCHIVED, coupling=coupling
+                )
+    return [records[key] for key in sorted(records)]

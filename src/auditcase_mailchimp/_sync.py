@@ -38,6 +38,7 @@ from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
 from ._recover import settle_open
 from ._report import SyncReport
+from ._settle import applied
 from ._source import ExportFile, PersonSource
 from ._steps import (
     Scope,
@@ -123,13 +124,16 @@ def sync(
     report("read", len(persons), len(persons))
     with _run_lock(store, dry_run=dry_run):
         _check_bound(store, list_id)
-        if not dry_run:  # R7.4: what an unfinished run may have done is recorded first
-            settle_open(store, client, list_id)
+        # R7.4: what an unfinished run may have done is recorded first (a dry run only reads)
+        settled = settle_open(store, client, list_id, dry_run=dry_run)
+        records = store.load_current()
+        if dry_run and settled:
+            records = applied(records, settled)
         if reconcile:
             read = [_as_current(m) for m in client.read_members(list_id)]
-            current = joined(read, store.load_current())
+            current = joined(read, records)
         else:
-            current = store.load_current()
+            current = records
         desired = desired_state(persons, owners=store.owners())
         present = {p.person_id for p in persons}
         desired, held = hold(desired, (e.person_id for e in row_errors), present, current)
