@@ -4,7 +4,10 @@ It holds no rule: what a step is, and what an answer leads to, comes from
 :mod:`auditcase_mailchimp._steps`. It only sends the request a step stands for, up to the
 client's concurrency, turns the answer into an :class:`~auditcase_mailchimp._steps.Answer`,
 and writes what :func:`~auditcase_mailchimp._steps.after` says, one transaction per answer, so
-a run killed at any moment loses nothing (R7.2).
+a run killed at any moment loses nothing (R7.2). Before it hands a request to a sender it records
+the request's intent (R7.4, :mod:`auditcase_mailchimp._settle`); the answer's records clear it
+in the same transaction. Ctrl-C hands nothing more over, records the answers under way, then
+raises :class:`KeyboardInterrupt`.
 
 One loop over the phases, in a fixed order (records, batch entries, address moves, reads of
 old members, tag changes, archives), again and again until no step is left: a step an answer
