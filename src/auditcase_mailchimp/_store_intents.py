@@ -9,6 +9,7 @@ first (:mod:`auditcase_mailchimp._settle`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
@@ -30,7 +31,9 @@ _INSERT: Final = (
 )
 
 
-def _tags(tags: Collection[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def tag_set_json(tags: frozenset[str]) -> str:
+    """A tag set as stored: a sorted JSON array; cached, as intents share a few sets."""
     return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
 
 
@@ -50,18 +53,18 @@ class IntentLog(Database):
             StoreError: The database cannot be written (nothing is written; send nothing).
         """
         now = self._now()
-        ids = []
+        rows = [
+            (
+                i.person_id, i.kind.value, i.step, i.action, i.key, i.old_key,
+                tag_set_json(i.tags_add), tag_set_json(i.tags_remove), i.status, now,
+            )
+            for i in intents
+        ]  # fmt: skip
         with self._writing() as conn:
-            for i in intents:
-                cursor = conn.execute(
-                    _INSERT,
-                    (
-                        i.person_id, i.kind.value, i.step, i.action, i.key, i.old_key,
-                        _tags(i.tags_add), _tags(i.tags_remove), i.status, now,
-                    ),
-                )  # fmt: skip
-                ids.append(int(cursor.lastrowid or 0))
-        return tuple(ids)
+            conn.executemany(_INSERT, rows)
+            # One transaction under the write lock: the ids are the last ones, in order.
+            last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return tuple(range(last - len(rows) + 1, last + 1))
 
     def open_intents(self) -> list[Intent]:
         """Return the intents no answer cleared: requests of an unfinished run, oldest first.
