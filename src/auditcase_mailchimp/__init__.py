@@ -74,6 +74,7 @@ from ._plan import (
     plan_sync,
 )
 from ._retry import RetryEvent, RetryPolicy
+from ._settle import Intent
 from ._source import ExportFile, ExportResult, PersonSource, RowError, UnreadableSourceError
 from ._store import (
     REFUSAL_CATEGORIES,
@@ -126,6 +127,7 @@ __all__ = [
     "FailureDetail",
     "FailureInput",
     "FieldError",
+    "Intent",
     "InvalidInputError",
     "InvalidPersonError",
     "MailchimpAPIError",

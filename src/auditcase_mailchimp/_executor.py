@@ -4,7 +4,10 @@ It holds no rule: what a step is, and what an answer leads to, comes from
 :mod:`auditcase_mailchimp._steps`. It only sends the request a step stands for, up to the
 client's concurrency, turns the answer into an :class:`~auditcase_mailchimp._steps.Answer`,
 and writes what :func:`~auditcase_mailchimp._steps.after` says, one transaction per answer, so
-a run killed at any moment loses nothing (R7.2).
+a run killed at any moment loses nothing (R7.2). Before it hands a request to a sender it records
+the request's intent (R7.4, :mod:`auditcase_mailchimp._settle`); the answer's records clear it
+in the same transaction. Ctrl-C hands nothing more over, records the answers under way, then
+raises :class:`KeyboardInterrupt`.
 
 One loop of rounds until no step is left. In each round the phases (records, batch entries,
 address moves, reads of old members, tag changes, archives) run side by side, the client
@@ -17,9 +20,13 @@ whichever way it was sent.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from types import FrameType
 from typing import Final, TypeVar
 
 from ._batch_ledger import BatchLedger
@@ -35,6 +42,7 @@ from ._client import (
 from ._errors import ErrorCategory, MailchimpError
 from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
+from ._settle import intent_of
 from ._steps import (
     COUNTS,
     Answer,
@@ -48,6 +56,7 @@ from ._steps import (
     Removal,
     Step,
     Tags,
+    Then,
     Write,
     after,
     fingerprint,
@@ -121,26 +130,63 @@ class Executor:
         The phases of one round run side by side (issue 12.4): their steps are about different
         members, and a member's tag change after its address change is a step of the next round.
         The client keeps at most its concurrency of requests in flight, whichever phase sends.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C: no new request was sent after it, and the answers of
+                the requests under way were recorded first.
         """
         for action in actions:
             self._queue(start(action))
-        while any(self._queues.values()):
-            taken = [(phase, self._queues[phase]) for phase in _PHASES]
-            self._queues = {phase: [] for phase in _PHASES}
-            work = [(phase, steps) for phase, steps in taken if steps]
-            if len(work) == 1:
-                self._carry(*work[0])
-                continue
-            with ThreadPoolExecutor(max_workers=len(work)) as phases:
-                running = [phases.submit(self._carry, phase, steps) for phase, steps in work]
-                try:
-                    for future in running:
-                        future.result()
-                except BaseException:
-                    self._stop.set()  # the other phases send nothing more
-                    raise
+        with self._interruptible():
+            while any(self._queues.values()) and not self._stop.is_set():
+                taken = [(phase, self._queues[phase]) for phase in _PHASES]
+                self._queues = {phase: [] for phase in _PHASES}
+                self._round([(phase, steps) for phase, steps in taken if steps])
+        if self._stop.is_set():  # only Ctrl-C sets it without an error of its own
+            raise KeyboardInterrupt
         if self._batches is not None:  # every result of earlier runs' batches is recorded
             self._batches.finish()
+
+    def _round(self, work: Sequence[tuple[type, list[Step]]]) -> None:
+        """One round: its phases side by side; the first real error stops the others."""
+        if len(work) == 1:
+            with contextlib.suppress(Stopped):  # Ctrl-C while a batch was awaited
+                self._carry(*work[0])
+            return
+        errors: list[BaseException] = []
+        with ThreadPoolExecutor(max_workers=len(work)) as phases:
+            running = [phases.submit(self._carry, phase, steps) for phase, steps in work]
+            for future in running:
+                try:
+                    future.result()
+                except BaseException as error:  # noqa: BLE001 - re-raised below, first real one
+                    self._stop.set()  # the other phases hand nothing more over
+                    errors.append(error)
+        real = [error for error in errors if not isinstance(error, Stopped)]
+        if real:
+            raise real[0]
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Ctrl-C (a first SIGINT) stops sending instead of abandoning the answers under way.
+
+        Only where Python's own handler is in place, in the main thread; a second Ctrl-C
+        interrupts at once.
+        """
+        main = threading.current_thread() is threading.main_thread()
+        if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            self._stop.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _queue(self, step: Step) -> None:
         self._queues[type(step)].append(step)
@@ -150,52 +196,98 @@ class Executor:
             self._settle([(step, Answer(), None) for step in steps])
         elif phase is Entry:
             chunks = [steps[i : i + BATCH_LIMIT] for i in range(0, len(steps), BATCH_LIMIT)]
-            for chunk, results in self._parallel(chunks, self._subscribe):
-                self._settle([(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)])
+            for chunk, ids, results in self._parallel(chunks, self._subscribe, list):
+                answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
+                self._settle(answered, ids)
         elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
             tags = [s for s in steps if isinstance(s, Tags)]
+            intents = self._intend(tags)  # R7.4 holds for bulk requests too
             changes = [
                 TagChangeOf(email_address=s.action.email_address, add=s.add, remove=s.remove)
                 for s in tags
             ]
-            results = self._bulk_tags.results(changes, self._parallel)
-            answered = list(zip(tags, results, strict=True))
-            for part in chunked(answered, TAG_CHUNK):
-                self._settle([(s, _answer(r), r) for s, r in part])
+            results = self._bulk_tags.results(changes, self._plain_parallel)
+            self._settle_chunks(list(zip(tags, results, strict=True)), intents)
         elif phase in (Move, Removal) and self._batches is not None:  # issue 12.2: /batches
             self._carry_batched(steps)
         else:
-            for step, result in self._parallel(steps, self._send):
-                self._settle([(step, _answer(result), result)])
+            for step, ids, result in self._parallel(steps, self._send, _one):
+                self._settle([(step, _answer(result), result)], ids)
 
     def _carry_batched(self, steps: list[Step]) -> None:
         """Archives or address changes: an earlier run's batch, a new batch, or direct calls."""
         assert self._batches is not None  # noqa: S101 - only called with batches on
         chosen = [s for s in steps if isinstance(s, Move | Removal)]
         answered, rest = self._batches.resumed(chosen)
-        batch_id = None
+        self._settle_chunks(answered, {})
         if len(rest) >= self._batches.settings.threshold:
+            intents = self._intend(rest)  # R7.4: recorded before the batch is sent
             sent, batch_id = self._batches.send(rest)
-            answered += sent
-            rest = []
-        for part in chunked(answered, TAG_CHUNK):  # one transaction per chunk (issue 12.3)
-            self._settle([(s, _answer(r), r) for s, r in part])
-        if batch_id is not None:  # every result recorded: a later run need not read it
-            self._batches.ledger.forget(batch_id)
-        for step, result in self._parallel(rest, self._send):
-            self._settle([(step, _answer(result), result)])
+            self._settle_chunks(sent, intents)
+            if batch_id is not None:  # every result recorded: a later run need not read it
+                self._batches.ledger.forget(batch_id)
+            return
+        for step, ids, result in self._parallel(rest, self._send, _one):
+            self._settle([(step, _answer(result), result)], ids)
 
-    def _parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
-        """Run ``call`` on each item up to the concurrency; yield in the order they finish."""
+    def _intend(self, steps: Sequence[Step]) -> dict[int, tuple[int, ...]]:
+        """R7.4 for steps sent in bulk: their intents, recorded now; the ids per step."""
+        intents = [(step, intent_of(step)) for step in steps]
+        wanted = [intent for _, intent in intents if intent is not None]
+        if not wanted:
+            return {}
+        with self._lock:
+            ids = iter(self.store.record_intents(wanted))
+        return {id(step): (next(ids),) for step, intent in intents if intent is not None}
+
+    def _settle_chunks(
+        self, answered: Sequence[tuple[S, MemberResult]], intents: dict[int, tuple[int, ...]]
+    ) -> None:
+        """Record bulk answers 500 at a time (issue 12.3), each chunk with its intents."""
+        for part in chunked(answered, TAG_CHUNK):
+            ids = [i for step, _ in part for i in intents.get(id(step), ())]
+            self._settle([(s, _answer(r), r) for s, r in part if isinstance(s, Step)], ids)
+
+    def _plain_parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
+        """:meth:`_parallel` for requests whose intents the caller recorded (bulk)."""
+        for item, _ids, result in self._parallel(work, call, _no_steps):
+            yield item, result
+
+    def _parallel(
+        self, work: Sequence[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
+    ) -> Iterator[tuple[S, tuple[int, ...], R]]:
+        """Run ``call`` on each item up to the concurrency; yield in the order they finish.
+
+        R7.4: the intents of an item's steps are recorded just before it is handed to a
+        sender, by this thread, one transaction per request; an item is handed over only while
+        fewer than the concurrency are under way, and none after Ctrl-C or after another phase
+        failed. Yields each item with its intents' ids and its answer.
+        """
         pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
+        todo = deque(work)
+        running: dict[Future[R], tuple[S, tuple[int, ...]]] = {}
+
+        def hand_over() -> None:
+            if not todo or self._stop.is_set():
+                return
+            item = todo.popleft()
+            intents = [i for i in (intent_of(step) for step in steps(item)) if i is not None]
+            with self._lock:
+                ids = self.store.record_intents(intents) if intents else ()
+            running[pool.submit(call, item)] = (item, ids)
+
         try:
-            futures: dict[Future[R], S] = {pool.submit(call, item): item for item in work}
-            for future in as_completed(futures):
-                if self._stop.is_set():
-                    raise Stopped
-                yield futures[future], future.result()
+            for _ in range(self.client.concurrency):
+                hand_over()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item, ids = running.pop(future)
+                    answer = future.result()
+                    hand_over()  # the next request goes out while this answer is recorded
+                    yield item, ids, answer
         finally:
-            # Interrupted (Ctrl-C, a store error): the requests not yet started are not sent.
+            # Interrupted (a store error, a second Ctrl-C): nothing more is handed over.
             pool.shutdown(wait=True, cancel_futures=True)
 
     # the requests ----------------------------------------------------------------------------
@@ -240,13 +332,32 @@ class Executor:
 
     # the answers -----------------------------------------------------------------------------
 
-    def _settle(self, answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> None:
-        """Write what the answers lead to: the records of one answer in one transaction."""
-        with self._lock:
-            self._settle_now(answered)
+    def _settle(
+        self,
+        answered: Sequence[tuple[Step, Answer, MemberResult | None]],
+        intents: Sequence[int] = (),
+    ) -> None:
+        """Record what the answers lead to, then count: progress counts what is recorded.
 
-    def _settle_now(self, answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> None:
+        The records of one answer and the clearing of its intents (R7.4) are one transaction;
+        phases of a round settle from their own threads, one at a time.
+        """
         outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
+        with self._lock:
+            with self.store.answering(intents):
+                finished = self._record(outcomes)
+            for _, then, _ in outcomes:
+                self.notices.extend(then.notices)
+                for name in then.counts:
+                    self.counts[name] += 1
+                if then.step is not None:
+                    self._queue(then.step)
+            for _ in range(finished):  # recorded: now it counts (issue 9.5)
+                self.finished += 1
+                self.progress("push", self.finished, self.total)
+
+    def _record(self, outcomes: Sequence[tuple[Step, Then, MemberResult | None]]) -> int:
+        """Write the records and failures of some answers; return how many actions finished."""
         keep = [w.record for _, then, _ in outcomes for w in then.writes if isinstance(w, Keep)]
         if keep:
             self.store.record_members(keep)
@@ -254,23 +365,20 @@ class Executor:
             for write in then.writes:
                 self._write(write)
         resolved = []
+        finished = 0
         for step, then, result in outcomes:
-            self.notices.extend(then.notices)
-            for name in then.counts:
-                self.counts[name] += 1
             if then.step is not None:
-                self._queue(then.step)
                 continue
             if then.failed:
                 self._fail(step.action, result, then.failed)
             elif then.resolves:
                 resolved.append(step.action.person_id)
-            self.finished += 1
-            self.progress("push", self.finished, self.total)
+            finished += 1
         # A person with a failure in this run keeps it, whatever else of theirs succeeded.
         ids = [i for i in resolved if i not in self._failed_ids]
         if ids:  # R6.3: a later success closes the person's entries about sending
             self.store.resolve_failures(ids, categories=SENDING_CATEGORIES)
+        return finished
 
     def _write(self, write: Write) -> None:
         if isinstance(write, Moved):
@@ -299,6 +407,14 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+def _one(step: Step) -> Sequence[Step]:
+    return (step,)
+
+
+def _no_steps(_item: object) -> Sequence[Step]:
+    return ()
 
 
 def _answer(result: MemberResult) -> Answer:

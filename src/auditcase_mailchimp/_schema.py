@@ -138,8 +138,29 @@ _VERSION_2: Final = (
         """,
 )
 
+#: Version 3: the requests a run is about to send (R7.4), recorded before sending and cleared
+#: with the answer's records; a run that finds some left open settles them first. An existing
+#: database gets an empty table: nothing is open.
+_VERSION_3: Final = (
+    f"""
+        CREATE TABLE intent (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            person_id TEXT NOT NULL CHECK (typeof(person_id) = 'text' AND person_id <> ''),
+            kind TEXT NOT NULL CHECK (kind IN ({_KINDS_SQL})),
+            step TEXT NOT NULL CHECK (step IN ('entry', 'move', 'tags', 'archive')),
+            action TEXT NOT NULL,
+            key TEXT NOT NULL CHECK (typeof(key) = 'text' AND key <> ''),
+            old_key TEXT NOT NULL DEFAULT '',
+            tags_add TEXT NOT NULL DEFAULT '[]',
+            tags_remove TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """,
+)
+
 #: The schema, one migration step per version.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 
 #: The schema version this library writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

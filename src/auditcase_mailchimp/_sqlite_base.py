@@ -95,6 +95,8 @@ class Database:
         self._read_only = read_only
         self._memory = self._path == _MEMORY
         self._mutex = threading.RLock()
+        #: Depth of write transactions open on this connection (an outer one holds the rest).
+        self._depth = 0
         self._conn: sqlite3.Connection | None = None
         self._version = 0
         try:
@@ -208,14 +210,20 @@ class Database:
             conn = self._connection()
             if self._read_only:
                 raise StoreError(f"the coupling database {self._path} is opened read-only")
+            if self._depth:  # inside an outer transaction: it commits or rolls back all of it
+                yield conn
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._depth += 1
                 try:
                     yield conn
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                     raise
+                finally:
+                    self._depth -= 1
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):

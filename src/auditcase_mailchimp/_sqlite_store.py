@@ -14,13 +14,14 @@ from collections.abc import Iterator
 
 from ._models import address_key
 from ._store_failures import FailureLog
+from ._store_intents import IntentLog
 from ._store_members import MemberRecords
 from ._store_report import ReportAndRuns
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns):
+class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns, IntentLog):
     """The coupling database in one SQLite file; the default coupling store.
 
     Opening creates the file (mode ``0600``) when it is missing and brings its schema up to
@@ -76,6 +77,7 @@ class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns):
             conn.execute("DELETE FROM member WHERE key = ?", (key,))
             self._erase_failures(conn, key)
             self._erase_report(conn, key)
+            self._erase_intents(conn, key)
         with self._mutex, contextlib.suppress(sqlite3.Error):
             self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

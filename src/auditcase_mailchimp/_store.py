@@ -44,6 +44,7 @@ from ._failures import REFUSAL_CATEGORIES, RETRYABLE_CATEGORIES, Failure, Failur
 from ._models import CurrentMember
 from ._plan import UnsubscribedNotice
 from ._schema import SCHEMA_VERSION
+from ._settle import Intent
 from ._sqlite_store import SQLiteStore
 from ._store_values import Report, RunRecord
 
@@ -149,4 +150,16 @@ class CouplingStore(Protocol):
 
     def bind_audience(self, list_id: str) -> None:
         """Record the audience, or raise :class:`AudienceMismatchError` for another one (R4.6)."""
+        ...
+
+    def record_intents(self, intents: Sequence[Intent]) -> tuple[int, ...]:
+        """Record requests about to be sent, in one transaction; return their ids (R7.4)."""
+        ...
+
+    def open_intents(self) -> list[Intent]:
+        """The intents no answer cleared (an unfinished run's), oldest first (R7.4)."""
+        ...
+
+    def answering(self, intent_ids: Collection[int]) -> AbstractContextManager[None]:
+        """One transaction for the writes inside the block and the clearing of the intents."""
         ...

@@ -13,7 +13,10 @@ a plan and its writes):
 4. check the key and the audience with one request, only when there is something to send
    (a bad key or unknown audience stops the run before anything is written, R6.4);
 5. carry the plan out with the executor (:mod:`auditcase_mailchimp._executor`), which asks
-   :mod:`auditcase_mailchimp._steps` what each answer leads to;
+   :mod:`auditcase_mailchimp._steps` what each answer leads to; it records each request's
+   intent before sending it and clears it with the answer's records (R7.4), and a run that
+   finds intents left open by an unfinished run settles them first, right after taking the
+   lock (:mod:`auditcase_mailchimp._recover`);
 6. record problems in the failure overview, resolve what vanished, save the report (R5.3, R3)
    and the run's counts.
 """
@@ -34,7 +37,9 @@ from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import SENDING_CATEGORIES, Executor, Progress
 from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
+from ._recover import settle_open
 from ._report import SyncReport
+from ._settle import applied
 from ._source import ExportFile, PersonSource
 from ._steps import (
     Scope,
@@ -122,11 +127,16 @@ def sync(
     report("read", len(persons), len(persons))
     with _run_lock(store, dry_run=dry_run):
         _check_bound(store, list_id)
+        # R7.4: what an unfinished run may have done is recorded first (a dry run only reads)
+        settled = settle_open(store, client, list_id, dry_run=dry_run)
+        records = store.load_current()
+        if dry_run and settled:
+            records = applied(records, settled)
         if reconcile:
             read = [_as_current(m) for m in client.read_members(list_id)]
-            current = joined(read, store.load_current())
+            current = joined(read, records)
         else:
-            current = store.load_current()
+            current = records
         desired = desired_state(persons, owners=store.owners())
         present = {p.person_id for p in persons}
         desired, held = hold(desired, (e.person_id for e in row_errors), present, current)
@@ -237,6 +247,7 @@ def _push(
 ) -> SyncReport:
     with run.store.lock():
         _check_bound(run.store, run.list_id)
+        settle_open(run.store, run.client, run.list_id)  # R7.4, before planning
         # Indexed lookups of just these persons and the addresses they may want (issue 12.7).
         keys = {
             address_key(address)
