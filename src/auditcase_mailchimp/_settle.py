@@ -52,8 +52,8 @@ class Intent:
     #: ``entry`` (a batch-subscribe entry), ``move`` (an address change), ``tags`` or
     #: ``archive``.
     step: str
-    #: What was being attempted, as the failure overview names it: ``create``, ``update``,
-    #: ``change_address``, ``tags`` or ``archive``.
+    #: What was being attempted, named as in the failure overview (``create``, ``update``,
+    #: ``change_address``, ``tags`` or ``archive``).
     action: str
     #: The lower-cased address the request is about (the new one of a move).
     key: str
