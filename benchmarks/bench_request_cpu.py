@@ -16,12 +16,16 @@ Targets: at most a third of the CPU per request measured before issue 12 (given 
 ``--before`` as µs per request of the ``tags`` kind, or read from the results file's
 ``before``), and the import under 0.15 s. Writes ``benchmarks/results/request_cpu.json``.
 
-Run with ``python benchmarks/bench_request_cpu.py [N] [--before US]``; run it against another
-checkout's code with ``PYTHONPATH=<checkout>/src``.
+Run with ``python benchmarks/bench_request_cpu.py [N] [--before US] [--transport FILE]``.
+``--transport FILE`` sends with the ``RequestsTransport`` of another version of
+``_transport.py`` (for example ``git show f6ea203:src/auditcase_mailchimp/_transport.py``),
+loaded into this package, so transports are compared under the same client; the results file
+is then left alone. Run it against another checkout's code with ``PYTHONPATH=<checkout>/src``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import resource
@@ -79,10 +83,27 @@ def _fake() -> Iterator[str]:
         process.wait()
 
 
-def measure_requests(count: int) -> dict[str, float]:
+def _transport_from(path: Path) -> object:
+    """A RequestsTransport built from another version of ``_transport.py``."""
+    spec = importlib.util.spec_from_file_location("auditcase_mailchimp._bench_transport", path)
+    assert spec is not None  # noqa: S101 - a file was given
+    assert spec.loader is not None  # noqa: S101 - as above
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.RequestsTransport(pool_size=10)
+
+
+def measure_requests(count: int, transport_file: Path | None = None) -> dict[str, float]:
     """µs of client CPU per request, per kind."""
     with _fake() as url:
-        client = MailchimpClient(ApiKey(API_KEY), base_url=url, retry=RetryPolicy(attempts=1))
+        transport = None if transport_file is None else _transport_from(transport_file)
+        client = MailchimpClient(
+            ApiKey(API_KEY),
+            base_url=url,
+            retry=RetryPolicy(attempts=1),
+            transport=transport,  # type: ignore[arg-type]  # duck-typed, from another file
+        )
         list_id = LIST_ID
         total = count * (ROUNDS + 1) + 100
         addresses = [f"p{i}@example.nl" for i in range(total)]
@@ -146,20 +167,33 @@ def measure_import() -> dict[str, float]:
     }
 
 
-def main(argv: list[str]) -> int:
-    """Measure, print, write the results; exit 1 when a target is missed."""
-    count = 500
-    before: float | None = None
+def _options(argv: list[str]) -> tuple[int, float | None, Path | None]:
+    """``N``, ``--before US`` and ``--transport FILE`` from the command line."""
     args = list(argv)
+    before: float | None = None
+    transport_file: Path | None = None
     if "--before" in args:
         index = args.index("--before")
         before = float(args[index + 1])
         del args[index : index + 2]
-    if args:
-        count = int(args[0])
+    if "--transport" in args:
+        index = args.index("--transport")
+        transport_file = Path(args[index + 1])
+        del args[index : index + 2]
+    return (int(args[0]) if args else 500), before, transport_file
+
+
+def main(argv: list[str]) -> int:
+    """Measure, print, write the results; exit 1 when a target is missed."""
+    count, before, transport_file = _options(argv)
     if before is None and RESULTS.exists():
         before = json.loads(RESULTS.read_text()).get("before_tags_us")
-    per_request = measure_requests(count)
+    per_request = measure_requests(count, transport_file)
+    if transport_file is not None:
+        print(f"transport {transport_file}")
+        for kind, micros in per_request.items():
+            print(f"client CPU per request, {kind:8}: {micros:8.1f} µs")
+        return 0
     startup = measure_import()
     print(f"auditcase_mailchimp {auditcase_mailchimp.__file__}")
     for kind, micros in per_request.items():

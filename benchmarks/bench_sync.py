@@ -36,6 +36,11 @@ matplotlib is installed, as in ``nox -s bench``). Exit status 1 when a target is
 
 Run with ``python benchmarks/bench_sync.py [SIZE ...]`` (default sizes 1,000, 10,000 and
 100,000; the naive baseline always runs at 1,000).
+
+``python benchmarks/bench_sync.py --bulk`` runs the rows of issue 12 instead: a group dropped
+from 5,000 persons (segments), 20,000 unlinks through ``/batches`` and as direct calls, one
+push at 1,000 / 10,000 / 100,000 stored members, and the start-up time; it writes
+``benchmarks/results/sync_bulk.json``.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ from auditcase_mailchimp import (
     Response,
     SQLiteStore,
     SyncReport,
+    push_persons,
     subscriber_hash,
     sync,
     to_member,
@@ -241,24 +247,41 @@ def _floor_initial(size: int) -> dict[str, Any]:
 
 
 def _floor_changed(size: int) -> dict[str, Any]:
-    """The fewest requests for the changes of the ``changed`` run.
+    """The fewest requests for the changes of the ``changed`` run (issue 12's floor).
 
-    Renames and added groups fit in batch-subscribe chunks; a dropped group needs one tags call
-    per member; an unlink one DELETE (archive); an address change one PATCH, and a tags call
-    when its tags change.
+    Renames and added groups fit in batch-subscribe chunks; dropped groups, and groups added
+    to a moved member, go through segments: one call per 500 members of each tag; an unlink is
+    one DELETE (archive) and an address change one PATCH: below the ``/batches`` threshold
+    (2,000 of a kind) direct calls finish sooner than a batch's first poll at 5 s.
     """
     kinds = Counter(_change(i) for i in range(size))
     with_tags = sum(
         1 for i in range(size) if _change(i) == NEW_ADDRESS and _new_address_adds_group(i)
     )
+    per_tag: Counter[str] = Counter()
+    for i in range(size):
+        if _change(i) in {GROUP_DROPPED, NEW_ADDRESS}:
+            before = set(_person(i, changed=False).correspondence_groups)
+            after = set(_person(i, changed=True).correspondence_groups)
+            per_tag.update(before ^ after)
     batched = kinds[RENAME] + kinds[GROUP_ADDED]
     chunks = _chunks(batched, BATCH_LIMIT)
-    singles = kinds[GROUP_DROPPED] + kinds[UNLINKED] + kinds[NEW_ADDRESS] + with_tags
+    segments = sum(math.ceil(n / 500) for n in per_tag.values())
+    singles = kinds[UNLINKED] + kinds[NEW_ADDRESS]
     return {
-        "requests": len(chunks) + singles,
+        "requests": len(chunks) + segments + singles,
         "wall_s": _makespan(
-            [*(_request_seconds(n) for n in chunks), *([_request_seconds(1)] * singles)]
+            [
+                *(_request_seconds(n) for n in chunks),
+                *([_request_seconds(1)] * (segments + singles)),
+            ]
         ),
+        "by_kind": {
+            "batch subscribe": len(chunks),
+            "segments": segments,
+            "archive": kinds[UNLINKED],
+            "address change": kinds[NEW_ADDRESS],
+        },
         "changes": {
             "renamed": kinds[RENAME],
             "group_added": kinds[GROUP_ADDED],
@@ -417,6 +440,152 @@ def run_library(size: int, url: str, fake_pid: int) -> dict[str, Any]:
         result["reconcile"] = _measure(runner(after, reconcile=True), transport, fake_pid)
     result["peak_mb"] = _peak_mb()
     return result
+
+
+# --- the rows of issue 12: bulk changes, one push, start-up --------------------------------------
+
+#: The group dropped in the ``group-dropped`` row, and the one every person there has.
+DROPPED: Final = "Fiscaal"
+KEPT: Final = "Nieuwsbrief"
+
+
+def _bulk_person(
+    i: int, *, groups: tuple[str, ...] = (KEPT, DROPPED), linked: bool = True
+) -> Person:
+    """A plain person for the bulk rows."""
+    return Person(
+        person_id=f"B{i:07d}",
+        kind=PersonKind.CLIENT_PERSON,
+        christian_name=FIRST_NAMES[i % len(FIRST_NAMES)],
+        surname=f"Bakker {i}",
+        contact_email=f"bulk.{i}@example.nl",
+        correspondence_groups=groups,
+        linked=linked,
+    )
+
+
+def run_bulk_row(mode: str, size: int, url: str, fake_pid: int) -> dict[str, Any]:
+    """One row of issue 12 in this process: the set-up sync, then the measured run."""
+    transport = _CountingTransport(RequestsTransport(pool_size=CONNECTIONS))
+    client = MailchimpClient(ApiKey(API_KEY), base_url=url, transport=transport)
+    before = [_bulk_person(i) for i in range(size)]
+    with (
+        client,
+        tempfile.TemporaryDirectory(prefix="bench-bulk-") as folder,
+        SQLiteStore(Path(folder) / "coupling.db") as store,
+    ):
+        sync(_Source(before), store=store, client=client, list_id=LIST_ID)
+        if mode == "--unlinks-direct":  # the same archives as direct calls, 10 at a time
+            addresses = [p.contact_email for p in before]
+            transport.take()
+            cpu, start = time.process_time(), time.perf_counter()
+            results = client.archive_many(LIST_ID, addresses)
+            wall = time.perf_counter() - start
+            counts, refused, busy = transport.take()
+            return {
+                "persons": size,
+                "requests": sum(counts.values()),
+                "by_endpoint": counts,
+                "refused_429": refused,
+                "wall_s": wall,
+                "cpu_s": time.process_time() - cpu,
+                "connections_busy": busy / wall,
+                "ok": all(r.ok for r in results),
+            }
+        if mode == "--push":
+            one = [_bulk_person(size // 2, groups=(KEPT,))]
+            measured = _measure(
+                lambda progress: push_persons(
+                    one, store=store, client=client, list_id=LIST_ID, progress=progress
+                ),
+                transport,
+                fake_pid,
+            )
+            return {"persons": size, **measured}
+        if mode == "--group-dropped":
+            after = [_bulk_person(i, groups=(KEPT,)) for i in range(size)]
+        else:  # --unlinks
+            after = [_bulk_person(i, linked=False) for i in range(size)]
+        del before
+        measured = _measure(
+            lambda progress: sync(
+                _Source(after),
+                store=store,
+                client=client,
+                list_id=LIST_ID,
+                allow_mass_archive=True,
+                progress=progress,
+            ),
+            transport,
+            fake_pid,
+        )
+        return {"persons": size, **measured}
+
+
+def _startup() -> dict[str, float]:
+    """Best of 5: ``import auditcase_mailchimp`` and ``auditcase-mailchimp --help``, wall s."""
+    commands = {
+        "import_s": [sys.executable, "-c", "import auditcase_mailchimp"],
+        "help_s": [sys.executable, "-m", "auditcase_mailchimp", "--help"],
+    }
+    found: dict[str, float] = {}
+    for name, command in commands.items():
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True)  # noqa: S603 - our own
+            times.append(time.perf_counter() - start)
+        found[name] = min(times)
+    return found
+
+
+BULK_ROWS: Final = (
+    ("--group-dropped", 5_000),
+    ("--unlinks", 20_000),
+    ("--unlinks-direct", 20_000),
+    ("--push", 1_000),
+    ("--push", 10_000),
+    ("--push", 100_000),
+)
+BULK_RESULTS: Final = HERE / "results" / "sync_bulk.json"
+
+
+def _bulk_floor(mode: str, size: int) -> dict[str, Any]:
+    """The fewest requests of a row, and their time in the latency model (polls not included)."""
+    if mode == "--group-dropped":  # one segment call per 500 members of the one tag
+        chunks = _chunks(size, 500)
+        return {"requests": len(chunks), "wall_s": _makespan(_request_seconds(1) for _ in chunks)}
+    if mode == "--unlinks":  # one /batches request; the batch takes its operations' time
+        return {"requests": 1, "wall_s": _request_seconds(size)}
+    if mode == "--unlinks-direct":
+        return {"requests": size, "wall_s": _makespan([_request_seconds(1)] * size)}
+    return {"requests": 1, "wall_s": _request_seconds(1)}  # --push: one batch subscribe
+
+
+def main_bulk() -> int:
+    """The rows of issue 12, each in a fresh process against a fresh fake; best of 3 by wall."""
+    rows = []
+    for mode, size in BULK_ROWS:
+        tries = 1 if mode == "--unlinks-direct" else TRIES
+        best = min(
+            (_against_fake(mode, size) for _ in range(tries)), key=lambda r: float(r["wall_s"])
+        )
+        best["row"], best["floor"] = mode.removeprefix("--"), _bulk_floor(mode, size)
+        rows.append(best)
+        print(
+            f"{best['row']:15} {size:>7,}: {best['requests']:>6,} requests "
+            f"(floor {best['floor']['requests']:,}), {best['wall_s']:.2f} s wall "
+            f"(floor {best['floor']['wall_s']:.2f} s), {best['cpu_s']:.2f} s CPU  "
+            f"{best['by_endpoint']}"
+        )
+    startup = _startup()
+    print(f"start-up: import {startup['import_s']:.3f} s, --help {startup['help_s']:.3f} s")
+    BULK_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    BULK_RESULTS.write_text(
+        json.dumps({"machine": _machine(), "rows": rows, "startup": startup}, indent=2) + "\n"
+    )
+    print(f"wrote {BULK_RESULTS.relative_to(HERE.parent)}")
+    return 0
 
 
 def run_naive(size: int, url: str) -> dict[str, Any]:
@@ -742,6 +911,11 @@ def _plot(results: dict[str, Any]) -> bool:
 
 def main(argv: list[str]) -> int:
     """Run the baseline and each size in fresh processes; print, save, plot; 1 on a miss."""
+    if argv[:1] == ["--bulk"]:
+        return main_bulk()
+    if argv and argv[0] in {"--group-dropped", "--unlinks", "--unlinks-direct", "--push"}:
+        print(json.dumps(run_bulk_row(argv[0], int(argv[1]), argv[2], int(argv[3]))))
+        return 0
     if argv and argv[0] in {"--library", "--floor-client", "--naive"}:
         size, url, pid = int(argv[1]), argv[2], int(argv[3])
         if argv[0] == "--library":

@@ -185,6 +185,20 @@ def test_failures_lists_open_entries_and_json_has_r92_keys(cli: Cli, tmp_path: P
     assert entry["resolved"] is False
 
 
+def test_failures_lists_every_entry_it_counts(cli: Cli, tmp_path: Path) -> None:
+    """R6.3, R9.2: refused again with changed data, a person has two entries; both are listed."""
+    source = tmp_path / "bad.jsonl"
+    write_export(source, [*BASE, person("9", "test@example.nl")])
+    cli.sync(source)
+    write_export(source, [*BASE, person("9", "test@example.nl", christian_name="Klaas")])
+    cli.sync(source)
+    for flags in ((), ("--all",)):
+        assert cli("failures", "--db", cli.db, *flags) == 0
+        assert "2 entries in the failure overview" in cli.out
+        assert "#1 client 9" in cli.out
+        assert "#2 client 9" in cli.out
+
+
 def test_failures_dismiss(cli: Cli, tmp_path: Path) -> None:
     """R9.3: the administrator dismisses entries; --all still shows them."""
     source = tmp_path / "bad.jsonl"
@@ -387,7 +401,10 @@ def test_a_mass_archive_stops_before_sending_unless_allowed(cli: Cli, tmp_path: 
     error = json.loads(cli.out)
     assert error["error"] == "mass_archive"
     assert "21 of the 40" in error["message"]
-    assert len(cli.fake.requests) == sent  # nothing sent
+    # nothing sent but the key and audience check (R6.4), said first
+    assert [r.method for r in cli.fake.requests[sent:]] == ["GET"]
+    assert cli.sync(export, "--json", env={"MAILCHIMP_API_KEY": "f" * 32 + "-us6"}) == 2
+    assert json.loads(cli.out)["error"] != "mass_archive"  # a wrong key is said first
     assert cli.sync(export, "--allow-mass-archive") == 0
     assert len(cli.fake.audience().members(status="archived")) == 21
 
@@ -406,3 +423,54 @@ def test_another_audience_on_the_same_database_stops_before_sending(
     assert fake.list_id in cli.err
     assert "ffffffffff" in cli.err
     assert len(fake.requests) == sent
+
+
+def test_erase_from_another_audience_than_the_database_s_erases_nothing(
+    cli: Cli, export: Path, fake: FakeMailchimp
+) -> None:
+    """R4.6, R9.5: erase checks the database's audience first; exit 2, nothing deleted."""
+    assert cli.sync(export) == 0
+    other = fake.add_audience("ffffffffff")
+    other.add("jan@example.nl")
+    sent = len(fake.requests)
+    code = cli("erase", "--email", "jan@example.nl", "--list-id", "ffffffffff", "--api-url",
+               fake.url, "--db", cli.db, "--yes")  # fmt: skip
+    assert code == 2
+    assert fake.list_id in cli.err
+    assert len(fake.requests) == sent
+    assert not other.is_forgotten("jan@example.nl")
+    assert b"jan@example.nl" in Path(cli.db).read_bytes()
+
+
+def test_a_run_that_only_read_the_audience_binds_the_database(
+    cli: Cli, tmp_path: Path, fake: FakeMailchimp
+) -> None:
+    """R4.6: a --reconcile run that sent nothing (it adopted) still records the audience."""
+    for i in range(3):
+        fake.audience().add(f"m{i}@example.nl", first_name="Jan", last_name=f"Jansen {i}",
+                            tags=["Nieuwsbrief"])  # fmt: skip
+    export = tmp_path / "adopt.jsonl"
+    write_export(export, [person(str(i), f"m{i}@example.nl") for i in range(3)])
+    assert cli.sync(export, "--reconcile") in (0, 1)
+    assert not [r for r in fake.requests if r.method != "GET"]  # nothing was sent
+    fake.add_audience("ffffffffff")
+    code = cli("sync", "--source", str(export), "--list-id", "ffffffffff", "--api-url",
+               fake.url, "--db", cli.db)  # fmt: skip
+    assert code == 2
+    assert "ffffffffff" in cli.err
+    assert fake.list_id in cli.err
+
+
+def test_a_malformed_list_id_is_a_usage_error_not_another_audience(
+    cli: Cli, export: Path, fake: FakeMailchimp
+) -> None:
+    """R9.6, R4.6: a list id that is no id at all is named as such, also on a bound database."""
+    assert cli.sync(export) == 0
+    for command in (
+        ["sync", "--source", str(export)],
+        ["erase", "--email", "jan@example.nl", "--yes"],
+    ):
+        code = cli(*command, "--list-id", "no such!", "--api-url", fake.url, "--db", cli.db)
+        assert code == 2
+        assert "--list-id 'no such!': not an audience id" in cli.err
+        assert fake.list_id not in cli.err

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
@@ -15,6 +16,7 @@ from auditcase_mailchimp import (
     Archive,
     FailureInput,
     MassArchiveError,
+    Person,
     PersonKind,
     Plan,
     Problem,
@@ -30,7 +32,9 @@ from auditcase_mailchimp._json_out import schema, sync_output
 from auditcase_mailchimp._summary import address_fault, fault_text, render_summary, summarise
 
 from .test_cli import R92_KEYS, Cli
-from .test_sync import BASE, CONTACT, person, write_export
+from .test_sync import BASE, CONTACT, World, person, world, write_export
+
+__all__ = ["world"]  # the fixture, shared with test_sync
 
 EN = translations("en")
 NL = translations("nl")
@@ -418,3 +422,111 @@ def test_a_mass_archive_stop_names_the_flag() -> None:
     assert "30 of the 40" in message
     assert "--allow-mass-archive" in message
     _validate("error", {"error": code, "message": message, "exit_status": 2})
+
+
+# --- the buckets add up, whatever happened (R9.1) ---------------------------------------------
+
+
+def _unlinked(*ids: str) -> list[Person]:
+    return [attrs.evolve(p, linked=False) if p.person_id in ids else p for p in BASE]
+
+
+def _scenario_unsubscribed_relinked(world: World) -> SyncReport:
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("piet@example.nl")
+    world.sync(_unlinked("2"))
+    return world.sync(BASE)
+
+
+def _scenario_live_unsubscribed(world: World) -> SyncReport:
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("piet@example.nl")
+    return world.sync(BASE, reconcile=True)
+
+
+def _scenario_move_from_unsubscribed(world: World) -> SyncReport:
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("jan@example.nl")  # unseen by the coupling
+    return world.sync([attrs.evolve(BASE[0], contact_email="jan.nieuw@example.nl"), *BASE[1:]])
+
+
+def _scenario_problems_and_refusals(world: World) -> SyncReport:
+    world.sync([*BASE, person("7", "test@example.nl")])
+    broken = [attrs.evolve(BASE[0], contact_email="jan@example"), *BASE[1:]]
+    return world.sync([*broken, person("7", "test@example.nl"), person("8", "")])
+
+
+def _scenario_unlinked_archived(world: World) -> SyncReport:
+    world.sync(BASE)
+    world.fake.audience().clean("anna@example.com")
+    return world.sync(_unlinked("2", "3"))
+
+
+def _scenario_dry_run(world: World) -> SyncReport:
+    _scenario_unsubscribed_relinked(world)
+    world.sync(_unlinked("1"))
+    return world.sync(BASE, dry_run=True)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        _scenario_unsubscribed_relinked,
+        _scenario_live_unsubscribed,
+        _scenario_move_from_unsubscribed,
+        _scenario_problems_and_refusals,
+        _scenario_unlinked_archived,
+        _scenario_dry_run,
+    ],
+)
+def test_read_and_linked_persons_add_up(world: World, scenario: Any) -> None:
+    """R9.1: read = linked + not linked; linked = pushed + up to date + left out, always."""
+    report = scenario(world)
+    summary = summarise(report, duration_seconds=0, command=COMMAND)
+    assert summary.persons_linked is not None
+    assert summary.persons_not_linked is not None
+    assert summary.persons_read == summary.persons_linked + summary.persons_not_linked
+    up_to_date = summary.unchanged + summary.adopted
+    assert summary.persons_linked == (
+        summary.persons_pushed + up_to_date + summary.persons_left_out
+    ), summary
+
+
+def test_a_person_kept_unsubscribed_is_left_out_and_listed(world: World) -> None:
+    """R5.3, R9.1: re-linked after unsubscribing, a person is left out, on the R5.3 list."""
+    summary = summarise(_scenario_unsubscribed_relinked(world), duration_seconds=0, command=COMMAND)
+    text = "\n".join(render_summary(summary, EN))
+    assert "4 linked to Mailchimp, 1 not linked (left alone)" in text
+    assert "0 pushed, 3 already up to date, 1 left out" in text
+    assert "contact person 2  piet@example.nl (unsubscribed)" in text
+
+
+def test_not_linked_says_what_happened_to_their_members(world: World) -> None:
+    """R4.1, R9.1: 'left alone' only when nothing was removed; else what was done."""
+    summary = summarise(_scenario_unlinked_archived(world), duration_seconds=0, command=COMMAND)
+    text = "\n".join(render_summary(summary, EN))
+    assert "left alone" not in text
+    assert "3 not linked (not pushed; the members of persons unlinked or gone" in text
+    dry = summarise(world.sync(_unlinked("1"), dry_run=True), duration_seconds=0, command=COMMAND)
+    assert "would be archived" in "\n".join(render_summary(dry, EN))
+    assert "niet gekoppeld (niet verstuurd;" in "\n".join(render_summary(dry, NL))
+
+
+def test_a_dry_run_stopped_by_the_mass_archive_guard_names_the_flag_to_go_on() -> None:
+    """R7.5, R9.1: the next step of a blocked dry run carries --allow-mass-archive."""
+    archive = Archive(person_id="3", kind=PersonKind.CLIENT_PERSON,
+                      email_address="x@example.nl", status="subscribed")  # fmt: skip
+    report = _report(dry_run=True, mass_archive_blocked=True, plan=Plan(actions=(archive,)))
+    summary = summarise(report, duration_seconds=0, command=COMMAND)
+    assert summary.next_steps[0].command == f"{COMMAND} --allow-mass-archive"
+    text = "\n".join(render_summary(summary, NL))
+    assert f"{COMMAND} --allow-mass-archive" in text
+    assert "zonder --dry-run en met --allow-mass-archive" in text
+
+
+def test_dutch_seconds_have_a_decimal_comma_and_dismiss_is_negeren() -> None:
+    """R9.1: Dutch numbers and words: 0,05 s; an entry is 'genegeerd', not 'afgewezen'."""
+    summary = summarise(_report(), duration_seconds=0.05, command=COMMAND)
+    assert "Sync klaar in 0,05 s." in render_summary(summary, NL)
+    assert "Sync finished in 0.05 s." in render_summary(summary, EN)
+    assert NL.gettext("Resolved or dismissed:") == "Opgelost of genegeerd:"

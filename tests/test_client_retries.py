@@ -231,7 +231,7 @@ def test_batch_subscribe_repeated_after_a_lost_answer_is_idempotent(
 def test_archive_repeated_after_a_lost_answer_counts_as_archived(
     client: MailchimpClient, fake: FakeMailchimp
 ) -> None:
-    """DELETE carried out, answer dropped: the repeat's 405 "cannot be removed" means done (R4.5)."""
+    """DELETE done, answer dropped: the repeat's 405 "cannot be removed" means done (R4.5)."""
     fake.audience().add("jan@example.nl")
     fake.inject(Fault.dropped_connection(after_processing=True))
     result = client.archive(LIST, "jan@example.nl")

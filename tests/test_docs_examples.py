@@ -68,36 +68,12 @@ LIST_ID = "a1b2c3d4e5"
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 _SKIP = re.compile(r"^\s*<!--\s*docs-test:\s*skip\b(?P<reason>.*?)-->\s*$")
 
-_REAL_MAILCHIMP = (
-    "ApiKey(os.environ[...]) without base_url talks to the real Mailchimp; "
-    "add base_url=os.environ.get('MAILCHIMP_API_URL') or mark it"
-)
-#: Blocks of pages owned by other branches that do not run yet, by page and the first line of
-#: the block (line numbers move when a page is edited) -> how, and why.
-#: ``skip`` entries would reach the real Mailchimp; ``xfail`` entries fail (strictly: a fixed
-#: block makes its entry fail, so the entry is removed with the fix).
-PENDING: dict[tuple[str, str], tuple[str, str]] = {
-    ("explanation/planner.md", "plan = plan_sync(current, desired)"): (
-        "xfail",
-        "a fragment: current and desired are defined further down the page",
-    ),
-    ("how-to/test-with-fake-mailchimp.md", "fake_mailchimp.hold()"): (
-        "xfail",
-        "a fragment: threading, client, list_id and addresses are not defined",
-    ),
-    ("reference/client.md", "import os"): (
-        "skip",
-        _REAL_MAILCHIMP,
-    ),
-    ("reference/sync.md", "import os"): (
-        "skip",
-        _REAL_MAILCHIMP,
-    ),
-    ("reference/transport.md", "from auditcase_mailchimp import ("): (
-        "xfail",
-        "a fragment: key is not defined",
-    ),
-}
+#: Blocks that do not run yet, by page and the first line of the block (line numbers move when
+#: a page is edited) -> how (``"skip"`` or ``"xfail"``), and why. Empty: every block runs or
+#: carries a skip mark. An entry is a to-do, for a page changed in another branch: ``skip``
+#: for a block that would reach the real Mailchimp, ``xfail`` for one that fails (strictly: a
+#: fixed block makes its entry fail, so the entry is removed with the fix).
+PENDING: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 @dataclass(frozen=True)

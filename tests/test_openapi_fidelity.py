@@ -54,6 +54,14 @@ OPERATIONS: Final = (
     ("POST", "/lists/{list_id}/members/{subscriber_hash}/tags"),
     ("POST", "/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent"),
 )
+#: The bulk endpoints the runner sends through (issue 12), checked like the client's calls.
+BULK_OPERATIONS: Final = (
+    ("GET", "/lists/{list_id}/segments"),
+    ("POST", "/lists/{list_id}/segments"),
+    ("POST", "/lists/{list_id}/segments/{segment_id}"),
+    ("POST", "/batches"),
+    ("GET", "/batches/{batch_id}"),
+)
 #: The keywords the fake's validator knows; the reduced schemas keep only these.
 KEYWORDS: Final = frozenset(
     {
@@ -95,7 +103,9 @@ def _resolve(node: Any, schemas: Mapping[str, Any], seen: tuple[str, ...] = ()) 
     return {key: _resolve(value, schemas, seen) for key, value in node.items()}
 
 
-def extract(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def extract(
+    spec: Mapping[str, Any], chosen: Iterable[tuple[str, str]] = OPERATIONS
+) -> dict[str, dict[str, Any]]:
     """The request schemas of :data:`OPERATIONS`, ``$ref`` resolved, unpatched.
 
     Returns:
@@ -103,7 +113,7 @@ def extract(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """
     schemas = spec["components"]["schemas"]
     operations: dict[str, dict[str, Any]] = {}
-    for method, path in OPERATIONS:
+    for method, path in chosen:
         operation = spec["paths"][path][method.lower()]
         query = {
             p["name"]: {
@@ -200,6 +210,10 @@ def _template(path: str) -> str:
     """``/3.0/lists/abc/members/123/tags`` → ``/lists/{list_id}/members/{subscriber_hash}/tags``."""
     parts = path.removeprefix("/3.0").strip("/").split("/")
     names = ["lists", "{list_id}", "members", "{subscriber_hash}"]
+    if parts[:1] == ["batches"]:
+        names = ["batches", "{batch_id}"]
+    elif parts[2:3] == ["segments"]:
+        names = ["lists", "{list_id}", "segments", "{segment_id}"]
     templated = [names[i] if i < len(names) and i % 2 else part for i, part in enumerate(parts)]
     return "/" + "/".join(templated)
 
@@ -255,8 +269,10 @@ def patched_operations() -> dict[str, dict[str, Any]]:
 
 def assert_valid_requests(requests: Iterable[LoggedRequest]) -> None:
     """Fail unless every request validates against the patched spec (used by conftest)."""
-    operations = patched_operations()
-    problems = [p for request in requests for p in request_problems(operations, request)]
+    operations = {**patched_operations(), **extract(load_spec(), BULK_OPERATIONS)}
+    # a batch's response_body_url is a signed download, not an API operation (§5.2)
+    api = [r for r in requests if not r.path.startswith("/batch-results/")]
+    problems = [p for request in api for p in request_problems(operations, request)]
     assert not problems, "\n".join(problems)
 
 

@@ -104,7 +104,11 @@ def _fallback_entry() -> Step:
             start(upsert(merge_fields={}, tags_remove=frozenset({"Oud"}))),
             intent("tags", tags_remove=frozenset({"Oud"})),
         ),
-        (start(ARCHIVE), intent("archive", key=OLD, status="subscribed")),
+        (start(ARCHIVE), None),  # an archive first reads the member (R4.3, R4.5): no intent
+        (
+            Removal(action=ARCHIVE, email_address=ARCHIVE.email_address, status="subscribed"),
+            intent("archive", key=OLD, status="subscribed"),
+        ),
         (
             Removal(action=move(), email_address="Jan@Example.nl", status="pending"),
             intent("archive", action="change_address", key=OLD, status="pending"),

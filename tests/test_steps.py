@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from auditcase_mailchimp import (
     Person,
     PersonKind,
     Release,
+    UnsubscribedNotice,
     Upsert,
     desired_state,
 )
@@ -41,6 +43,7 @@ from auditcase_mailchimp._steps import (
     counted,
     fingerprint,
     hold,
+    idle_unsubscribed,
     joined,
     mass_archive,
     merged,
@@ -48,6 +51,7 @@ from auditcase_mailchimp._steps import (
     planned_counts,
     record_of,
     sends,
+    stale_failures,
     stale_problems,
     start,
     too_many,
@@ -106,7 +110,7 @@ REFUSED = Answer(ok=False)
     [
         (ADOPT, Note),
         (RELEASE, Note),
-        (ARCHIVE, Removal),
+        (ARCHIVE, Look),
         (move(), Move),
         (upsert(), Entry),
         (upsert(create=True), Entry),
@@ -258,10 +262,13 @@ def test_the_fallback_removes_managed_tags_last() -> None:
 
 def test_archive_release_and_adopt_record_and_count() -> None:
     """R4.2, R4.3, R4.5: archived or released with the status it had; adopt only records."""
-    archived = after(start(ARCHIVE), Answer())
+    removal = after(start(ARCHIVE), Answer(status="subscribed")).step
+    assert removal == Removal(action=ARCHIVE, email_address="jan@example.nl", status="subscribed")
+    archived = after(removal, Answer(status="archived"))
     assert archived.writes == (Archived(email_address="jan@example.nl", status="subscribed"),)
     assert (archived.counts, archived.resolves) == (("archived",), True)
     assert after(start(ARCHIVE), REFUSED) == Then(failed="archive")
+    assert after(removal, REFUSED) == Then(failed="archive")
     released = after(start(RELEASE), Answer())
     assert released.writes == (Archived(email_address="jan@example.nl", status="cleaned"),)
     assert released.counts == ("released",)
@@ -270,6 +277,65 @@ def test_archive_release_and_adopt_record_and_count() -> None:
     assert isinstance(write, Keep)
     assert write.record.status == "unsubscribed"
     assert (adopted.counts, adopted.resolves) == (("adopted",), False)
+
+
+@pytest.mark.parametrize(
+    ("status", "writes", "counts"),
+    [
+        ("cleaned", (Archived(email_address="jan@example.nl", status="cleaned"),), ("released",)),
+        ("pending", (Archived(email_address="jan@example.nl", status="pending"),), ("released",)),
+        (
+            "archived",
+            (Archived(email_address="jan@example.nl", status="subscribed"),),
+            ("archived",),
+        ),
+        ("", (Archived(email_address="jan@example.nl", status="subscribed"),), ("archived",)),
+    ],
+)
+def test_an_archive_answered_cannot_be_removed_reads_the_member(
+    status: str, writes: tuple[Archived, ...], counts: tuple[str, ...]
+) -> None:
+    """R4.5: "cannot be removed" leads to a read; cleaned/pending released, else archived."""
+    removal = Removal(action=ARCHIVE, email_address="jan@example.nl", status="subscribed")
+    look = after(removal, Answer(absent=True)).step
+    assert look == Look(action=ARCHIVE, removed="subscribed")
+    assert look.email_address == "jan@example.nl"
+    then = after(look, Answer(status=status))
+    assert (then.writes, then.counts, then.resolves) == (writes, counts, True)
+
+
+def _removal(status: str) -> Then:
+    return Then(step=Removal(action=ARCHIVE, email_address="jan@example.nl", status=status))
+
+
+def _out(status: str, count: str) -> Then:
+    written = (Archived(email_address="jan@example.nl", status=status),)
+    return Then(writes=written, counts=(count,), resolves=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "then"),
+    [
+        ("subscribed", _removal("subscribed")),
+        ("unsubscribed", _removal("unsubscribed")),
+        ("transactional", _removal("transactional")),
+        ("cleaned", _out("cleaned", "released")),
+        ("pending", _out("pending", "released")),
+        ("archived", _out("subscribed", "archived")),
+        ("", _out("subscribed", "archived")),
+    ],
+)
+def test_an_archive_reads_the_member_first(status: str, then: Then) -> None:
+    """R4.3, R4.5, R5.3: the status read is the status at archiving; no DELETE when cleaned."""
+    assert after(start(ARCHIVE), Answer(status=status)) == then
+
+
+def test_an_archive_whose_member_is_still_live_after_cannot_be_removed_fails() -> None:
+    """R6.1: a member Mailchimp would not archive and that is still live is a failure."""
+    look = Look(action=ARCHIVE, removed="subscribed")
+    assert after(look, Answer(status="subscribed")) == Then(failed="archive")
+    assert after(look, REFUSED) == Then(failed="archive")
+    assert Look(action=move()).email_address == "jan@example.nl"
 
 
 # --- property: every answer to every step ends recorded, no step twice -------------------------
@@ -296,7 +362,12 @@ def actions(draw: st.DrawFn) -> Action:
 
 
 answers = st.builds(
-    Answer, ok=st.booleans(), status=statuses, created=st.booleans(), fallback=st.booleans()
+    Answer,
+    ok=st.booleans(),
+    status=statuses,
+    created=st.booleans(),
+    fallback=st.booleans(),
+    absent=st.booleans(),
 )
 
 
@@ -437,6 +508,37 @@ def test_stale_problems_are_resolved_and_a_push_speaks_only_for_its_persons() ->
     push = Scope(persons=frozenset({"3"}))
     assert not push.whole
     assert stale_problems(found, desired, push) == [("1", "no_address")]
+
+
+def test_stale_failures_are_those_of_persons_nobody_sends_for_any_more() -> None:
+    """R6.3: unlinked or gone with nothing left to do: resolved; a push speaks for nobody else."""
+    jan = Person(
+        person_id="1", kind=CLIENT, christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", correspondence_groups=("Nieuwsbrief",), linked=True,
+    )  # fmt: skip
+    desired = desired_state([jan])
+    gone = Archive(person_id="5", kind=CLIENT, email_address="p5@example.nl", status="subscribed")
+    open_ids = ["1", "4", "5", "6", "6"]
+    assert stale_failures(open_ids, desired, [gone], Scope()) == ["4", "6"]
+    assert stale_failures(open_ids, desired, [gone], Scope(persons=frozenset({"1"}))) == []
+
+
+def test_idle_unsubscribed_counts_the_r53_persons_nothing_is_sent_for() -> None:
+    """R5.3, R9.1: archived (or absent) and not re-added: counted; live or acted on: not."""
+    jan = Person(
+        person_id="1", kind=CLIENT, christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", correspondence_groups=("Nieuwsbrief",), linked=True,
+    )  # fmt: skip
+    desired = desired_state([jan])
+    notice = UnsubscribedNotice(
+        person_id="1", kind=CLIENT, email_address="jan@example.nl", status="unsubscribed"
+    )
+    member = CurrentMember(email_address="jan@example.nl", status="archived")
+    assert idle_unsubscribed([notice], [], desired, [member]) == 1
+    assert idle_unsubscribed([notice], [], desired, []) == 1
+    live = attrs.evolve(member, status="unsubscribed")
+    assert idle_unsubscribed([notice], [], desired, [live]) == 0  # counted up to date
+    assert idle_unsubscribed([notice], [upsert()], desired, [member]) == 0  # counted pushed
 
 
 def test_refused_data_is_not_sent_again_until_it_changes() -> None:

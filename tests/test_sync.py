@@ -318,6 +318,35 @@ def test_a_refusal_is_recorded_and_not_resent_until_the_data_changes(world: Worl
         assert store.failures() == []
 
 
+@pytest.mark.parametrize("how", ["unlinked", "absent"])
+def test_a_refusal_of_a_person_no_longer_linked_is_resolved(world: World, how: str) -> None:
+    """R6.3: once a person is unlinked or gone, their refusals are resolved; dismissals stay."""
+    persons = [*BASE[:4], person("7", "test@example.nl"), person("8", "test@example.com")]
+    world.sync(persons)
+    with SQLiteStore(world.db) as store:
+        assert {e.person_id for e in store.failures()} == {"7", "8"}
+        dismissed = [e.id for e in store.failures() if e.person_id == "8"]
+        store.dismiss(dismissed)
+    left = [person("7", "test@example.nl", linked=False)] if how == "unlinked" else []
+    world.sync([*BASE[:4], *left])
+    with SQLiteStore(world.db) as store:
+        assert store.failures() == []
+        entries = {e.person_id: e for e in store.failures(include_closed=True)}
+        assert entries["7"].resolved
+        assert (entries["8"].dismissed, entries["8"].resolved) == (True, False)
+    world.sync([*BASE[:4], person("7", "test@example.nl")])  # linked again: refused again
+    with SQLiteStore(world.db) as store:
+        assert [e.person_id for e in store.failures()] == ["7"]
+
+
+def test_a_push_leaves_the_refusals_of_others_open(world: World) -> None:
+    """R6.3: a push of some persons says nothing about the refusals of the others."""
+    world.sync([*BASE[:4], person("7", "test@example.nl")])
+    with SQLiteStore(world.db) as store:
+        push_persons([BASE[0]], store=store, client=world.client, list_id=world.fake.list_id)
+        assert [e.person_id for e in store.failures()] == ["7"]
+
+
 def test_faults_are_retried_and_the_final_state_is_right(world: World) -> None:
     """R6.3: rate limits, server errors and dropped connections are retried, boundedly."""
     world.fake.inject(

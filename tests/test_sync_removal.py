@@ -8,6 +8,7 @@ from auditcase_mailchimp import (
     MassArchiveError,
     SQLiteStore,
     remove_persons,
+    subscriber_hash,
 )
 
 from .test_sync import BASE, CONTACT, World, person, world
@@ -24,6 +25,17 @@ def _record(world: World, key: str) -> tuple[str, str | None]:
         record = next(m for m in store.load_current() if m.key == key)
     assert record.coupling is not None
     return record.status, record.coupling.status_at_archive
+
+
+def _statuses_sent(world: World) -> list[str]:
+    """The addresses a batch-subscribe call sent a ``status`` for."""
+    return [
+        entry["email_address"]
+        for r in world.fake.requests
+        if isinstance(r.body, dict)
+        for entry in r.body.get("members", [])
+        if "status" in entry
+    ]
 
 
 def test_the_report_counts_persons_read_and_linked(world: World) -> None:
@@ -124,7 +136,7 @@ def test_a_plan_archiving_more_than_a_quarter_stops_before_sending(
     assert (caught.value.count, caught.value.managed) == (21, 80)
     assert "21" in str(caught.value)
     assert "--allow-mass-archive" in str(caught.value)
-    assert world.fake.requests == []  # nothing sent
+    assert world.writes() == []  # nothing sent but the key and audience check (R6.4)
     with SQLiteStore(world.db) as store:
         assert len(store.runs()) == runs  # nothing written
     dry = world.sync(MANY[:kept], dry_run=True)
@@ -196,3 +208,55 @@ def test_a_dry_run_shows_a_release_in_its_plan(world: World) -> None:
     plan = [(a["email_address"], a["action"]) for a in report.to_json()["plan"]]
     assert plan == [("piet@example.nl", "release")]
     assert world.fake.requests == []
+
+
+@pytest.mark.parametrize("status", ["cleaned", "pending"])
+def test_an_unlinked_member_cleaned_unseen_is_released_without_reconcile(
+    world: World, status: str
+) -> None:
+    """R4.5: a member cleaned or pending unseen is released with that status, not archived."""
+    world.sync(BASE)
+    world.fake.audience().set_status("piet@example.nl", status)
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    report = world.sync(unlinked)  # without --reconcile: the coupling thinks it subscribed
+    assert (report.released, report.archived, report.failures) == (1, 0, ())
+    assert _record(world, "piet@example.nl") == ("archived", status)
+    world.fake.clear_log()
+    world.sync(BASE)
+    assert world.members()["piet@example.nl"].status == status
+    assert _statuses_sent(world) == []  # R5.3: never re-subscribed
+
+
+@pytest.mark.parametrize("hand", ["archive", "delete_permanently"])
+def test_an_unlinked_member_archived_or_deleted_by_hand_is_recorded_archived(
+    world: World, hand: str
+) -> None:
+    """R4.5, R4.3: a member already out (archived or gone) is recorded archived, no failure."""
+    world.sync(BASE)
+    getattr(world.fake.audience(), hand)("piet@example.nl")
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    report = world.sync(unlinked)
+    assert (report.released, report.archived, report.failures) == (0, 1, ())
+    assert _record(world, "piet@example.nl") == ("archived", "subscribed")
+
+
+def test_an_unsubscribed_member_unlinked_then_relinked_is_never_resubscribed(world: World) -> None:
+    """R5.3, R4.3: without --reconcile, the archive reads the status; re-linking lists it."""
+    world.sync(BASE)
+    world.fake.audience().unsubscribe("piet@example.nl")
+    unlinked = [BASE[0], person("2", "piet@example.nl", kind=CONTACT, linked=False), *BASE[2:]]
+    world.fake.clear_log()
+    report = world.sync(unlinked)
+    assert report.archived == 1
+    piet = [
+        f"{r.method}"
+        for r in world.fake.requests
+        if r.path.endswith(subscriber_hash("piet@example.nl"))
+    ]
+    assert piet == ["GET", "DELETE"]  # one read per archive: the status at archiving (R4.3)
+    assert _record(world, "piet@example.nl") == ("archived", "unsubscribed")
+    world.fake.clear_log()
+    relinked = world.sync(BASE)
+    assert _statuses_sent(world) == []
+    assert world.members()["piet@example.nl"].status == "archived"
+    assert [(n.person_id, n.status) for n in relinked.unsubscribed] == [("2", "unsubscribed")]

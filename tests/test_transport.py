@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._errors import ConfigurationError, NetworkError, NetworkTimeoutError
-from auditcase_mailchimp._transport import Request, RequestsTransport, Response, Transport
+from auditcase_mailchimp._transport import (
+    Request,
+    RequestsTransport,
+    Response,
+    Transport,
+    _bypasses,
+)
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
 
@@ -82,14 +89,15 @@ def test_transport_does_not_retry(
 
 
 def test_refused_connection_is_a_retryable_network_error(transport: RequestsTransport) -> None:
-    """Connection refused is our NetworkError, the OS error kept (STYLE.md: map at boundary)."""
+    """Connection refused is our NetworkError, requests' error kept (STYLE.md: map at boundary)."""
     request = Request(method="GET", url=f"http://127.0.0.1:{_free_port()}/3.0/ping")
     with pytest.raises(NetworkError) as caught:
         transport.send(request)
     assert caught.value.retryable
     assert caught.value.category == "network"
     assert "GET /3.0/ping" in str(caught.value)
-    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    assert isinstance(caught.value.__cause__, requests.exceptions.ConnectionError)
+    assert "Connection refused" in str(caught.value.__cause__)
 
 
 def test_dropped_connection_is_a_network_error(
@@ -311,35 +319,6 @@ def test_https_goes_through_a_connect_tunnel(proxy: str, monkeypatch: pytest.Mon
     assert _Proxy.seen == [("CONNECT us6.api.example.invalid:443", "Basic dXNlcjpzZWNyZXQ=")]
 
 
-def test_a_proxy_set_later_is_not_read(
-    fake_mailchimp: FakeMailchimp, proxy: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 12.5: the environment is not scanned on every request."""
-    _clear_proxy_env(monkeypatch)
-    sending = RequestsTransport(pool_size=1)
-    monkeypatch.setenv("HTTP_PROXY", proxy)
-    try:
-        assert sending.send(_ping(fake_mailchimp)).status == 200
-    finally:
-        sending.close()
-    assert _Proxy.seen == []
-
-
-def test_no_proxy_sends_directly(
-    fake_mailchimp: FakeMailchimp, proxy: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 12.5: a host in NO_PROXY bypasses the proxy."""
-    _clear_proxy_env(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", proxy)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    sending = RequestsTransport(pool_size=1)
-    try:
-        assert sending.send(_ping(fake_mailchimp)).status == 200
-    finally:
-        sending.close()
-    assert _Proxy.seen == []
-
-
 class _KeepAlive(BaseHTTPRequestHandler):
     """Answers 204 over HTTP/1.1 keep-alive, recording the client's port per request."""
 
@@ -374,6 +353,30 @@ def test_connections_are_kept_alive() -> None:
         thread.join()
     assert len(_KeepAlive.ports) == 5
     assert len(set(_KeepAlive.ports)) == 1
+
+
+def test_more_hosts_than_pools_kept_are_all_served() -> None:
+    """More hosts than pools kept at once: each is served (urllib3 1.x closes the evicted)."""
+    _KeepAlive.ports = []
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive) for _ in range(6)]
+    threads = [
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        for server in servers
+    ]
+    for thread in threads:
+        thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        urls = [f"http://127.0.0.1:{server.server_address[1]}/3.0/ping" for server in servers]
+        statuses = [sending.send(Request(method="GET", url=url)).status for url in urls * 3]
+    finally:
+        sending.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
+    assert statuses == [204] * 18
 
 
 class _CloseAfterAnswer(BaseHTTPRequestHandler):
@@ -441,6 +444,8 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
             "-nodes",
             "-subj",
             "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
             "-days",
             "1",
             "-keyout",
@@ -454,24 +459,218 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_a_certificate_that_does_not_verify_is_refused(self_signed: tuple[Path, Path]) -> None:
-    """TLS is always verified: a self-signed certificate fails, and is not worth repeating."""
+class _CountingTLSServer(HTTPServer):
+    """Counts the connections it is asked for (the TLS handshake happens on accept)."""
+
+    attempts = 0
+
+    def get_request(self) -> tuple[Any, Any]:
+        type(self).attempts += 1
+        return super().get_request()
+
+
+@pytest.fixture
+def tls_server(self_signed: tuple[Path, Path]) -> Iterator[str]:
+    """An HTTPS server on localhost with the self-signed certificate; yields its URL."""
     cert, key = self_signed
-    server = HTTPServer(("127.0.0.1", 0), _KeepAlive)
+    _CountingTLSServer.attempts = 0
+    server = _CountingTLSServer(("127.0.0.1", 0), _KeepAlive)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    sending = RequestsTransport(pool_size=1, connect_timeout=5.0)
     try:
-        url = f"https://localhost:{server.server_address[1]}/3.0/ping"
-        with pytest.raises(NetworkError, match="TLS failed") as caught:
-            sending.send(Request(method="GET", url=url))
+        yield f"https://localhost:{server.server_address[1]}/3.0/ping"
     finally:
-        sending.close()
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def _clear_ca_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_certificate_that_does_not_verify_is_refused_and_not_retried(
+    tls_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS is always verified: a self-signed certificate fails once, not worth repeating."""
+    _clear_ca_env(monkeypatch)
+    _clear_proxy_env(monkeypatch)
+    sending = RequestsTransport(pool_size=1, connect_timeout=5.0)
+    try:
+        with pytest.raises(NetworkError, match="TLS failed") as caught:
+            sending.send(Request(method="GET", url=tls_server))
+    finally:
+        sending.close()
     assert not caught.value.retryable
-    assert isinstance(caught.value.__cause__, ssl.SSLError)
+    assert isinstance(caught.value.__cause__, requests.exceptions.SSLError)
+    assert _CountingTLSServer.attempts == 1
+
+
+def test_the_ca_bundle_is_read_when_the_transport_is_built(
+    tls_server: str, self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.5: REQUESTS_CA_BUNDLE at construction is trusted; set later, it is not read."""
+    _clear_ca_env(monkeypatch)
+    _clear_proxy_env(monkeypatch)
+    cert, _ = self_signed
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    trusting = RequestsTransport(pool_size=1, connect_timeout=5.0)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    try:
+        assert trusting.send(Request(method="GET", url=tls_server)).status == 204
+    finally:
+        trusting.close()
+    untrusting = RequestsTransport(pool_size=1, connect_timeout=5.0)
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(cert))
+    try:
+        with pytest.raises(NetworkError, match="TLS failed"):
+            untrusting.send(Request(method="GET", url=tls_server))
+    finally:
+        untrusting.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "bypassed"),
+    [
+        ("10.1.2.3", "10.1.2.3", True),
+        ("10.1.2.3", "10.0.0.0/8", True),
+        ("api.example.nl", "*", True),
+        ("us6.api.mailchimp.com", "example.nl, .mailchimp.com", True),
+        ("us6.api.mailchimp.com", "us6.api.mailchimp.com:443", True),
+        ("10.1.2.3", "10.1.2.4, 192.168.0.0/16", False),
+        ("us6.api.mailchimp.com", "example.nl", False),
+        ("us6.api.mailchimp.com", "us6.api.mailchimp.com:8443", False),
+    ],
+)
+def test_no_proxy_is_read_as_requests_reads_it(host: str, no_proxy: str, bypassed: bool) -> None:  # noqa: FBT001 - a parameter
+    """Issue 12.5: NO_PROXY forms (addresses, CIDR blocks, *, suffixes, host:port)."""
+    assert _bypasses(host, 443, no_proxy) is bypassed
+
+
+def test_this_machine_is_never_reached_through_a_proxy(
+    fake_mailchimp: FakeMailchimp, proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Security: with HTTP_PROXY set and no NO_PROXY, the key for 127.0.0.1 stays local."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    sending = RequestsTransport(pool_size=1)
+    try:
+        assert sending.send(_ping(fake_mailchimp)).status == 200  # the fake's answer
+    finally:
+        sending.close()
+    assert _Proxy.seen == []
+
+
+@pytest.mark.parametrize("no_proxy", ["10.0.0.0/8", "127.0.0.2", "example.nl"])
+def test_a_host_not_in_no_proxy_goes_through_the_proxy(
+    proxy: str, monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """Issue 12.5: NO_PROXY entries that do not name the host leave the proxy in use."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    sending = RequestsTransport(pool_size=1)
+    try:
+        answer = sending.send(Request(method="GET", url="http://api.example.invalid/3.0/ping"))
+    finally:
+        sending.close()
+    assert answer.status == 204  # the proxy's own answer
+    assert [path for path, _ in _Proxy.seen] == ["http://api.example.invalid/3.0/ping"]
+
+
+def test_a_malformed_proxy_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy setting that cannot be used is our ConfigurationError, naming the setting."""
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://")
+    sending = RequestsTransport(pool_size=1)
+    try:
+        with pytest.raises(ConfigurationError, match="proxy URL"):
+            sending.send(Request(method="GET", url="http://example.invalid/3.0/ping"))
+    finally:
+        sending.close()
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Records each request's path, headers and body; answers 204."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, list[tuple[str, str]], bytes]] = []  # noqa: RUF012 - shared on purpose
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).seen.append((self.path, list(self.headers.items()), self.rfile.read(length)))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_DELETE = do_PATCH = _record  # noqa: N815 - the stdlib's names
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """A recording server on 127.0.0.1; yields its URL."""
+    _Echo.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_headers_are_merged_by_name_and_the_body_sent_whole(
+    echo: str, transport: RequestsTransport
+) -> None:
+    """The request's headers win over the defaults (one Accept), Content-Length is ours."""
+    body = b'{"email_address": "jan@example.nl"}'
+    request = Request(
+        method="POST",
+        url=f"{echo}/3.0/lists/x/members",
+        headers=(("accept", "application/json"), ("Content-Length", "999")),
+        body=body,
+    )
+    assert transport.send(request).status == 204
+    assert transport.send(Request(method="DELETE", url=f"{echo}/3.0/x")).status == 204
+    (path, headers, received), (_, deleted, _) = _Echo.seen
+    sent = {name.lower(): value for name, value in headers}
+    assert (path, received) == ("/3.0/lists/x/members", body)
+    assert [name.lower() for name, _ in headers].count("accept") == 1
+    assert sent["accept"] == "application/json"
+    assert sent["content-length"] == str(len(body))
+    assert sent["user-agent"] == "auditcase-mailchimp"
+    assert {name.lower(): value for name, value in deleted}["content-length"] == "0"
+
+
+def test_a_url_with_unsafe_characters_is_quoted(echo: str, transport: RequestsTransport) -> None:
+    """A URL with a space or a non-ASCII letter is quoted as requests quotes it, not refused."""
+    assert transport.send(Request(method="GET", url=f"{echo}/3.0/a b/é")).status == 204
+    assert _Echo.seen[0][0] == "/3.0/a%20b/%C3%A9"
+
+
+def test_close_closes_the_kept_connections() -> None:
+    """close() releases the keep-alive connections (Transport.close), those of every host."""
+    _SignallingServer.closed = threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        assert sending.send(Request(method="GET", url=url)).status == 204
+        assert not _SignallingServer.closed.is_set()  # kept alive
+        sending.close()
+        assert _SignallingServer.closed.wait(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -30,6 +30,7 @@ from typing import Final, Literal, NoReturn, TextIO
 import attrs
 
 from ._client import MailchimpClient, MemberOutcome
+from ._client_checks import check_list_id
 from ._credentials import ApiKey, OAuthToken
 from ._errors import (
     AudienceMismatchError,
@@ -549,8 +550,21 @@ def _quote(text: str) -> str:
     return text if safe and text else "'" + text.replace("'", "'\\''") + "'"
 
 
+def _list_id(ctx: _Context) -> None:
+    """A ``--list-id`` that cannot be an audience id is a usage error naming the flag (R9.6)."""
+    try:
+        check_list_id(ctx.args.list_id)
+    except ConfigurationError as error:
+        raise _UsageError(
+            ctx.tr.gettext(
+                "--list-id {id}: not an audience id: it may hold only letters, digits, - and _"
+            ).format(id=repr(ctx.args.list_id))
+        ) from error
+
+
 def _sync(ctx: _Context) -> int:  # noqa: C901, PLR0912 - one run, told in order
     args, tr = ctx.args, ctx.tr
+    _list_id(ctx)
     source = _source(ctx)
     client = _client(ctx, args.api_url)  # credentials first: a usage error creates no file
     db = Path(args.db)
@@ -851,6 +865,13 @@ def _erase(ctx: _Context, stdin: TextIO) -> int:
                 address=repr(args.email), fault=fault_text(fault, tr)
             )
         )
+    _list_id(ctx)  # a malformed id is a usage error, not another audience
+    db = Path(args.db)
+    if db.exists():  # R4.6: erase only from the audience the coupling database belongs to
+        with SQLiteStore(db) as store:
+            recorded = store.audience_id()
+        if recorded is not None and recorded != args.list_id:
+            raise AudienceMismatchError(recorded=recorded, given=args.list_id)
     if not args.yes:
         ctx.err.write(
             tr.gettext(
@@ -885,7 +906,6 @@ def _erase(ctx: _Context, stdin: TextIO) -> int:
         if result.outcome is MemberOutcome.ABSENT
         else tr.gettext("is permanently deleted from the audience")
     )
-    db = Path(args.db)
     if db.exists():
         with SQLiteStore(db) as store:
             store.forget(args.email)

@@ -11,15 +11,16 @@
     ├── InvalidInputError (ValueError)     a value handed to the client cannot be sent
     ├── StoreError                         the coupling database cannot be opened, read, written
     │   └── StoreBusyError                 another sync holds the run lock
-    └── MailchimpError                     talking to Mailchimp failed (with an ErrorCategory)
-        ├── NetworkError                   no answer
-        │   └── NetworkTimeoutError
-        ├── UnexpectedResponseError        a success answer the client cannot read
-        └── MailchimpAPIError              an error answer (Mailchimp's problem document)
-            ├── AuthenticationError        401, or 403 with a body
-            ├── AudienceNotFoundError      404 on the audience
-            ├── RateLimitedError           429, or 403 without a body
-            └── MailchimpServerError       500-class
+    ├── MailchimpError                     talking to Mailchimp failed (with an ErrorCategory)
+    │   ├── NetworkError                   no answer
+    │   │   └── NetworkTimeoutError
+    │   ├── UnexpectedResponseError        a success answer the client cannot read
+    │   └── MailchimpAPIError              an error answer (Mailchimp's problem document)
+    │       ├── AuthenticationError        401, or 403 with a body
+    │       ├── AudienceNotFoundError      404 on the audience
+    │       ├── RateLimitedError           429, or 403 without a body
+    │       └── MailchimpServerError       500-class
+    └── MassArchiveError                   a plan would archive too many members (R7.5)
 
 Only the reader's :class:`~auditcase_mailchimp.UnreadableSourceError` lives elsewhere, beside
 the reader in ``_source``.

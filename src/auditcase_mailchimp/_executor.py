@@ -9,9 +9,13 @@ the request's intent (R7.4, :mod:`auditcase_mailchimp._settle`); the answer's re
 in the same transaction. Ctrl-C hands nothing more over, records the answers under way, then
 raises :class:`KeyboardInterrupt`.
 
-One loop over the phases, in a fixed order (records, batch entries, address moves, reads of
-old members, tag changes, archives), again and again until no step is left: a step an answer
-leads to waits for its phase in the next round.
+One loop of rounds until no step is left. In each round the phases (records, batch entries,
+address moves, reads of old members, tag changes, archives) run side by side, the client
+keeping at most its concurrency of requests in flight; a step an answer leads to waits for
+the next round. Tag changes and, above a threshold, archives and address changes are sent in
+bulk by :mod:`auditcase_mailchimp._executor_bulk` (segments, ``/batches``), their answers
+recorded 500 at a time; :func:`~auditcase_mailchimp._steps.after` reads every answer the same
+whichever way it was sent.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import FrameType
 from typing import Final, TypeVar
 
+from ._batch_ledger import BatchLedger
+from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, TagChangeOf, chunked
 from ._client import (
     BATCH_LIMIT,
     FailureDetail,
@@ -34,6 +40,7 @@ from ._client import (
     UpsertItem,
 )
 from ._errors import ErrorCategory, MailchimpError
+from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._settle import intent_of
 from ._steps import (
@@ -67,6 +74,8 @@ SENDING_CATEGORIES: Final = tuple(category.value for category in ErrorCategory)
 #: The phases, in the order each round carries them out.
 _PHASES: Final = (Note, Entry, Move, Look, Tags, Removal)
 
+_BATCHES: Final = BatchSettings()
+
 S = TypeVar("S")
 R = TypeVar("R")
 
@@ -82,8 +91,15 @@ class Executor:
         progress: Progress,
         *,
         total: int,
+        tag_threshold: int | None = TAG_THRESHOLD,
+        batches: BatchSettings | None = _BATCHES,
     ) -> None:
-        """Work on ``store`` and the audience ``list_id``; ``total`` actions to finish."""
+        """Work on ``store`` and the audience ``list_id``; ``total`` actions to finish.
+
+        A tag changed for ``tag_threshold`` members or more in one round goes through
+        segments (``None``: every tag change member by member); archives and address changes
+        go through ``/batches`` as ``batches`` says (``None``: always direct calls).
+        """
         self.store = store
         self.client = client
         self.list_id = list_id
@@ -95,12 +111,25 @@ class Executor:
         #: R5.3 notices learned from Mailchimp's answers in this run.
         self.notices: list[UnsubscribedNotice] = []
         self._failed_ids: set[str] = set()
+        #: Held while one answer is written: phases of a round settle from their own threads.
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
-        #: Set by Ctrl-C: no new request is sent; the answers under way are still recorded.
-        self._stopping = threading.Event()
+        self._bulk_tags = (
+            None if tag_threshold is None else BulkTags(client, list_id, threshold=tag_threshold)
+        )
+        self._batches = (
+            None
+            if batches is None
+            else BulkBatches(client, list_id, BatchLedger(store, list_id), batches, self._stop)
+        )
 
     def execute(self, actions: Iterable[Action]) -> None:
-        """Carry every action out, phase by phase, until each is finished.
+        """Carry every action out, round by round, until each is finished.
+
+        The phases of one round run side by side (issue 12.4): their steps are about different
+        members, and a member's tag change after its address change is a step of the next round.
+        The client keeps at most its concurrency of requests in flight, whichever phase sends.
 
         Raises:
             KeyboardInterrupt: Ctrl-C: no new request was sent after it, and the answers of
@@ -109,13 +138,33 @@ class Executor:
         for action in actions:
             self._queue(start(action))
         with self._interruptible():
-            while any(self._queues.values()) and not self._stopping.is_set():
-                for phase in _PHASES:
-                    steps, self._queues[phase] = self._queues[phase], []
-                    if steps and not self._stopping.is_set():
-                        self._carry(phase, steps)
-        if self._stopping.is_set():
+            while any(self._queues.values()) and not self._stop.is_set():
+                taken = [(phase, self._queues[phase]) for phase in _PHASES]
+                self._queues = {phase: [] for phase in _PHASES}
+                self._round([(phase, steps) for phase, steps in taken if steps])
+        if self._stop.is_set():  # only Ctrl-C sets it without an error of its own
             raise KeyboardInterrupt
+        if self._batches is not None:  # every result of earlier runs' batches is recorded
+            self._batches.finish()
+
+    def _round(self, work: Sequence[tuple[type, list[Step]]]) -> None:
+        """One round: its phases side by side; the first real error stops the others."""
+        if len(work) == 1:
+            with contextlib.suppress(Stopped):  # Ctrl-C while a batch was awaited
+                self._carry(*work[0])
+            return
+        errors: list[BaseException] = []
+        with ThreadPoolExecutor(max_workers=len(work)) as phases:
+            running = [phases.submit(self._carry, phase, steps) for phase, steps in work]
+            for future in running:
+                try:
+                    future.result()
+                except BaseException as error:  # noqa: BLE001 - re-raised below, first real one
+                    self._stop.set()  # the other phases hand nothing more over
+                    errors.append(error)
+        real = [error for error in errors if not isinstance(error, Stopped)]
+        if real:
+            raise real[0]
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[None]:
@@ -130,7 +179,7 @@ class Executor:
             return
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
-            self._stopping.set()
+            self._stop.set()
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
         signal.signal(signal.SIGINT, stop)
@@ -150,9 +199,59 @@ class Executor:
             for chunk, ids, results in self._parallel(chunks, self._subscribe, list):
                 answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
                 self._settle(answered, ids)
+        elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
+            tags = [s for s in steps if isinstance(s, Tags)]
+            intents = self._intend(tags)  # R7.4 holds for bulk requests too
+            changes = [
+                TagChangeOf(email_address=s.action.email_address, add=s.add, remove=s.remove)
+                for s in tags
+            ]
+            results = self._bulk_tags.results(changes, self._plain_parallel)
+            self._settle_chunks(list(zip(tags, results, strict=True)), intents)
+        elif phase in (Move, Removal) and self._batches is not None:  # issue 12.2: /batches
+            self._carry_batched(steps)
         else:
             for step, ids, result in self._parallel(steps, self._send, _one):
                 self._settle([(step, _answer(result), result)], ids)
+
+    def _carry_batched(self, steps: list[Step]) -> None:
+        """Archives or address changes: an earlier run's batch, a new batch, or direct calls."""
+        assert self._batches is not None  # noqa: S101 - only called with batches on
+        chosen = [s for s in steps if isinstance(s, Move | Removal)]
+        answered, rest = self._batches.resumed(chosen)
+        self._settle_chunks(answered, {})
+        if len(rest) >= self._batches.settings.threshold:
+            intents = self._intend(rest)  # R7.4: recorded before the batch is sent
+            sent, batch_id = self._batches.send(rest)
+            self._settle_chunks(sent, intents)
+            if batch_id is not None:  # every result recorded: a later run need not read it
+                self._batches.ledger.forget(batch_id)
+            return
+        for step, ids, result in self._parallel(rest, self._send, _one):
+            self._settle([(step, _answer(result), result)], ids)
+
+    def _intend(self, steps: Sequence[Step]) -> dict[int, tuple[int, ...]]:
+        """R7.4 for steps sent in bulk: their intents, recorded now; the ids per step."""
+        intents = [(step, intent_of(step)) for step in steps]
+        wanted = [intent for _, intent in intents if intent is not None]
+        if not wanted:
+            return {}
+        with self._lock:
+            ids = iter(self.store.record_intents(wanted))
+        return {id(step): (next(ids),) for step, intent in intents if intent is not None}
+
+    def _settle_chunks(
+        self, answered: Sequence[tuple[S, MemberResult]], intents: dict[int, tuple[int, ...]]
+    ) -> None:
+        """Record bulk answers 500 at a time (issue 12.3), each chunk with its intents."""
+        for part in chunked(answered, TAG_CHUNK):
+            ids = [i for step, _ in part for i in intents.get(id(step), ())]
+            self._settle([(s, _answer(r), r) for s, r in part if isinstance(s, Step)], ids)
+
+    def _plain_parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
+        """:meth:`_parallel` for requests whose intents the caller recorded (bulk)."""
+        for item, _ids, result in self._parallel(work, call, _no_steps):
+            yield item, result
 
     def _parallel(
         self, work: Sequence[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
@@ -161,19 +260,20 @@ class Executor:
 
         R7.4: the intents of an item's steps are recorded just before it is handed to a
         sender, by this thread, one transaction per request; an item is handed over only while
-        fewer than the concurrency are under way, and none after Ctrl-C. Yields each item with
-        its intents' ids and its answer.
+        fewer than the concurrency are under way, and none after Ctrl-C or after another phase
+        failed. Yields each item with its intents' ids and its answer.
         """
         pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
         todo = deque(work)
         running: dict[Future[R], tuple[S, tuple[int, ...]]] = {}
 
         def hand_over() -> None:
-            if not todo or self._stopping.is_set():
+            if not todo or self._stop.is_set():
                 return
             item = todo.popleft()
             intents = [i for i in (intent_of(step) for step in steps(item)) if i is not None]
-            ids = self.store.record_intents(intents) if intents else ()
+            with self._lock:
+                ids = self.store.record_intents(intents) if intents else ()
             running[pool.submit(call, item)] = (item, ids)
 
         try:
@@ -214,7 +314,7 @@ class Executor:
                 self.list_id, action.old_email_address, action.email_address, action.merge_fields
             )
         if isinstance(step, Look):
-            address = step.action.old_email_address
+            address = step.email_address
             try:
                 found = self.client.get_member(self.list_id, address)
             except MailchimpError as error:
@@ -239,20 +339,22 @@ class Executor:
     ) -> None:
         """Record what the answers lead to, then count: progress counts what is recorded.
 
-        The records of one answer and the clearing of its intents (R7.4) are one transaction.
+        The records of one answer and the clearing of its intents (R7.4) are one transaction;
+        phases of a round settle from their own threads, one at a time.
         """
         outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
-        with self.store.answering(intents):
-            finished = self._record(outcomes)
-        for _, then, _ in outcomes:
-            self.notices.extend(then.notices)
-            for name in then.counts:
-                self.counts[name] += 1
-            if then.step is not None:
-                self._queue(then.step)
-        for _ in range(finished):  # recorded: now it counts (issue 9.5)
-            self.finished += 1
-            self.progress("push", self.finished, self.total)
+        with self._lock:
+            with self.store.answering(intents):
+                finished = self._record(outcomes)
+            for _, then, _ in outcomes:
+                self.notices.extend(then.notices)
+                for name in then.counts:
+                    self.counts[name] += 1
+                if then.step is not None:
+                    self._queue(then.step)
+            for _ in range(finished):  # recorded: now it counts (issue 9.5)
+                self.finished += 1
+                self.progress("push", self.finished, self.total)
 
     def _record(self, outcomes: Sequence[tuple[Step, Then, MemberResult | None]]) -> int:
         """Write the records and failures of some answers; return how many actions finished."""
@@ -311,10 +413,15 @@ def _one(step: Step) -> Sequence[Step]:
     return (step,)
 
 
+def _no_steps(_item: object) -> Sequence[Step]:
+    return ()
+
+
 def _answer(result: MemberResult) -> Answer:
     return Answer(
         ok=result.ok,
         status=result.status,
         created=result.outcome is MemberOutcome.CREATED,
         fallback=result.fallback,
+        absent=result.outcome is MemberOutcome.ABSENT,
     )

@@ -128,8 +128,11 @@ def _groups_cell(value: object, _type: object) -> tuple[str, ...]:
 
 
 def _groups_list(value: object, _type: object) -> tuple[str, ...]:
-    if value.__class__ is not list or any(item.__class__ is not str for item in value):
+    if value.__class__ is not list:
         raise TypeError(f"must be a list of strings, not {json_type(value)}")
+    for item in value:
+        if item.__class__ is not str:
+            raise TypeError(f"must be a list of strings, not a list holding {json_type(item)}")
     return tuple(value)
 
 

@@ -48,6 +48,9 @@ class SyncReport:
     failures: tuple[FailureInput, ...] = ()
     #: Linked persons unsubscribed or cleaned in Mailchimp (R5.3).
     unsubscribed: tuple[UnsubscribedNotice, ...] = ()
+    #: Linked persons on the R5.3 list for whom nothing is sent (their member archived, or
+    #: not added under a new address): neither pushed nor up to date.
+    unsubscribed_idle: int = 0
     #: ``True`` on a dry run whose plan a real run would refuse for its removals (R7.5).
     mass_archive_blocked: bool = False
     #: The plan that was carried out (or, on a dry run, would be).

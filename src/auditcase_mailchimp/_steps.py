@@ -11,6 +11,8 @@ that, and of the run around it, that SPEC.md numbers:
   ``unsubscribed`` one stays and the new address is not added (R5.3); a gone one only moves its
   record; a ``cleaned`` or ``pending`` one is released (R4.5); any other is archived;
 - R4.3: a record keeps the status a member had before it was archived (:func:`record_of`);
+  a member to archive is read first, so that status is Mailchimp's, not a stale record's, and
+  a ``cleaned`` or ``pending`` one is released instead of sent a ``DELETE`` (R4.5);
 - R5.3: an answer saying ``unsubscribed`` or ``cleaned`` puts the person on the report;
 - the managed-tag arithmetic: tags still to remove stay recorded as managed until Mailchimp
   confirms their removal, so an interrupted run removes them next time (R4.4, R7.2);
@@ -70,6 +72,7 @@ __all__ = [
     "counted",
     "fingerprint",
     "hold",
+    "idle_unsubscribed",
     "joined",
     "mass_archive",
     "merged",
@@ -77,6 +80,7 @@ __all__ = [
     "planned_counts",
     "record_of",
     "sends",
+    "stale_failures",
     "stale_problems",
     "start",
     "too_many",
@@ -135,9 +139,25 @@ class Move:
 
 @attrs.frozen(kw_only=True)
 class Look:
-    """Read the old member after Mailchimp would not move it (R5.4's fallback)."""
+    """Read one member: an old one (R5.4's fallback) or one to archive (R4.3, R4.5).
 
-    action: ChangeAddress
+    The old member is read after Mailchimp would not move it; a member to archive, before its
+    ``DELETE`` (the status at archiving, R4.3) and again when Mailchimp answered that
+    ``DELETE`` "cannot be removed" (archived, cleaned or pending meanwhile).
+    """
+
+    action: ChangeAddress | Archive
+    #: For the read after an archive answered "cannot be removed", the status read before
+    #: (kept if the member is archived or gone); ``None`` for any other read.
+    removed: str | None = None
+
+    @property
+    def email_address(self) -> str:
+        """The address read: the old one of an address change, or the one to archive."""
+        action = self.action
+        return (
+            action.old_email_address if isinstance(action, ChangeAddress) else action.email_address
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -184,6 +204,9 @@ class Answer:
     created: bool = False
     #: An address change was refused in a way R5.4 falls back from.
     fallback: bool = False
+    #: An archive was answered "no such member" or "cannot be removed" (404, 405): the member
+    #: is out of the audience, but archived, cleaned or pending, which only a read tells (R4.5).
+    absent: bool = False
 
 
 # --- what an answer leads to -------------------------------------------------------------------
@@ -257,7 +280,9 @@ def start(action: Action) -> Step:
     if isinstance(action, ChangeAddress):
         return Move(action=action)
     if isinstance(action, Archive):
-        return Removal(action=action, email_address=action.email_address, status=action.status)
+        # R4.3, R5.3: the status the coupling recorded may be stale (unsubscribed or cleaned
+        # since); read first, so the status kept at archiving is Mailchimp's (one GET each).
+        return Look(action=action)
     if action.create or action.merge_fields or action.tags_add or action.send_status:
         return Entry(
             action=action,
@@ -294,10 +319,10 @@ def _attempt(step: Entry | Move | Look | Tags | Removal) -> str:
     """What a failed step attempted, as the failure overview names it."""
     if isinstance(step, Tags):
         return "tags"
-    if isinstance(step, Removal):
-        return "archive" if isinstance(step.action, Archive) else "change_address"
     action = step.action
-    if isinstance(action, ChangeAddress):
+    if isinstance(action, Archive):
+        return "archive"
+    if isinstance(step, Removal) or isinstance(action, ChangeAddress):
         return "change_address"
     return "create" if action.create else "update"
 
@@ -406,6 +431,8 @@ def _moved(step: Move, answer: Answer) -> Then:
 def _looked(step: Look, answer: Answer) -> Then:
     """R5.4 when Mailchimp would not move the member: what the old member's status says."""
     action = step.action
+    if isinstance(action, Archive):
+        return _looked_out(step, action, answer.status)
     if answer.status == MemberStatus.UNSUBSCRIBED:
         # R5.3: left as it is, the new address not added, the person on the report
         notice = UnsubscribedNotice(
@@ -427,13 +454,35 @@ def _looked(step: Look, answer: Answer) -> Then:
     return Then(step=entry)
 
 
+def _looked_out(step: Look, action: Archive, status: str) -> Then:
+    """R4.3, R4.5: what the member to archive is in Mailchimp says what to do.
+
+    A ``cleaned`` or ``pending`` member is released with that status (Mailchimp will not
+    archive it). An archived or gone one is recorded archived with the status it had before.
+    A live one is archived (``DELETE``) with the status read as its status at archiving (R4.3),
+    so that re-linking one who unsubscribed never re-subscribes them (R5.3) — unless this read
+    follows a ``DELETE`` answered "cannot be removed": then it is a failure.
+    """
+    if status in RELEASED_STATUSES:
+        released = Archived(email_address=action.email_address, status=status)
+        return Then(writes=(released,), counts=("released",), resolves=True)
+    if status in _GONE:
+        kept = action.status if step.removed is None else step.removed
+        return _done(action, (Archived(email_address=action.email_address, status=kept),))
+    if step.removed is None:
+        return Then(step=Removal(action=action, email_address=action.email_address, status=status))
+    return Then(failed="archive")
+
+
 def _tagged(step: Tags, _answer: Answer) -> Then:
     record = _record(step.action, step.action.member.tags, step.status)
     return _done(step.action, (Keep(record=record),), created=step.created)
 
 
-def _removed(step: Removal, _answer: Answer) -> Then:
+def _removed(step: Removal, answer: Answer) -> Then:
     action = step.action
+    if answer.absent and isinstance(action, Archive):  # R4.5: archived, cleaned or pending?
+        return Then(step=Look(action=action, removed=step.status))
     archived = Archived(email_address=step.email_address, status=step.status)  # R4.3
     if isinstance(action, Archive):
         return _done(action, (archived,))
@@ -697,6 +746,33 @@ def stale_problems(
     ]
 
 
+def stale_failures(
+    open_ids: Iterable[str], desired: DesiredState, actions: Iterable[Action], scope: Scope
+) -> list[str]:
+    """The persons whose open failures about sending concern nobody any more, to resolve (R6.3).
+
+    A person who is no longer linked, or no longer in the export, will not be sent anything
+    again: once nothing is left to do for them (no action in the plan, not even an archive
+    refused before), their entries about sending are resolved, as a vanished problem is. A
+    push says nothing about persons it was not given, nor does a run that holds a person.
+
+    Args:
+        open_ids: The person id of each open entry about sending.
+        desired: This run's desired state.
+        actions: The plan's actions, before the refused ones are left out.
+        scope: What the run covers.
+
+    Returns:
+        The person ids, sorted, each once.
+    """
+    if not scope.whole:
+        return []
+    still = {p.person_id for p in desired.persons.values()} | set(desired.held)
+    still |= {p.person_id for p in desired.problems}
+    still |= {a.person_id for a in actions}
+    return sorted(set(open_ids) - still)
+
+
 # --- R6.3: not sending refused data again ------------------------------------------------------
 
 
@@ -754,6 +830,39 @@ def merged(
     """The R5.3 list: what the plan knew and what Mailchimp's answers told, once each."""
     unique = {(n.person_id, n.email_address.lower()): n for n in (*planned, *learned)}
     return tuple(sorted(unique.values(), key=lambda n: (n.person_id, n.email_address.lower())))
+
+
+def idle_unsubscribed(
+    notices: Iterable[UnsubscribedNotice],
+    actions: Iterable[Action],
+    desired: DesiredState,
+    current: Iterable[CurrentMember],
+) -> int:
+    """R5.3: the linked persons on the report for whom nothing is sent and nothing counted.
+
+    A person whose member is archived (or, after R5.4, not added) because they unsubscribed is
+    neither pushed nor up to date: the summary counts them as left out, so that every linked
+    person is in one bucket. One whose member is live is counted already (up to date, or
+    updated: names and tags still follow AuditCase).
+
+    Args:
+        notices: The plan's R5.3 notices.
+        actions: The plan's actions, before the refused ones are left out.
+        desired: This run's desired state.
+        current: The current state.
+
+    Returns:
+        How many persons.
+    """
+    busy = {a.person_id for a in actions}
+    wanted = {person.person_id: key for key, person in desired.persons.items()}
+    live = {m.key for m in current if m.status != MemberStatus.ARCHIVED}
+    idle = {
+        n.person_id
+        for n in notices
+        if n.person_id not in busy and wanted.get(n.person_id) not in live
+    }
+    return len(idle)
 
 
 def mass_archive(actions: Sequence[Action], current: Iterable[CurrentMember]) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from typing import Final
 import attrs
 
 from ._desired import Problem, ProblemCategory
-from ._plan import Action, Archive, ChangeAddress, UnsubscribedNotice, Upsert
+from ._plan import Action, Archive, ChangeAddress, Release, UnsubscribedNotice, Upsert
 from ._source import RowError
 from ._store import Failure, FailureInput
 from ._sync import SyncReport
@@ -149,6 +149,8 @@ class PlanCounts:
     update: int = 0
     archive: int = 0
     change_address: int = 0
+    #: Members to release instead of archive (R4.5); not on the plan line, which says archive.
+    release: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -275,10 +277,14 @@ def _row_line(error: RowError) -> PersonLine:
 
 
 def _grouped(lines: Iterable[tuple[str, PersonLine]]) -> tuple[ProblemGroup, ...]:
-    """Group lines by category, each (person, category) once, in a stable order."""
-    groups: dict[str, dict[tuple[str, str, int | None], PersonLine]] = {}
+    """Group lines by category, each (person, category, entry) once, in a stable order.
+
+    Two entries of the failure overview about one person (R6.3: refused again after the data
+    changed) are two lines, each with its id to dismiss, so the list and its count agree.
+    """
+    groups: dict[str, dict[tuple[str, str, int | None, int | None], PersonLine]] = {}
     for category, line in lines:
-        key = (line.kind, line.person_id, line.line)
+        key = (line.kind, line.person_id, line.line, line.entry_id)
         groups.setdefault(category, {}).setdefault(key, line)
     order = {name: i for i, name in enumerate(_ORDER)}
     result = []
@@ -326,7 +332,7 @@ def unsubscribed_lines(notices: Iterable[UnsubscribedNotice]) -> tuple[PersonLin
 
 
 def _plan_counts(actions: Sequence[Action]) -> PlanCounts:
-    create = update = archive = change = 0
+    create = update = archive = change = release = 0
     for action in actions:
         if isinstance(action, Upsert):
             if action.create:
@@ -337,7 +343,11 @@ def _plan_counts(actions: Sequence[Action]) -> PlanCounts:
             change += 1
         elif isinstance(action, Archive):
             archive += 1
-    return PlanCounts(create=create, update=update, archive=archive, change_address=change)
+        elif isinstance(action, Release):
+            release += 1
+    return PlanCounts(
+        create=create, update=update, archive=archive, change_address=change, release=release
+    )
 
 
 def summarise(
@@ -386,7 +396,11 @@ def summarise(
     root = "auditcase-mailchimp"
     db_flag = f" --db {db}" if db else ""
     steps: list[NextStep] = []
-    if report.dry_run and report.plan.actions:
+    if report.dry_run and report.mass_archive_blocked:  # R7.5: without the flag it would stop
+        steps.append(
+            NextStep(reason="carry_out_mass_archive", command=f"{command} --allow-mass-archive")
+        )
+    elif report.dry_run and report.plan.actions:
         steps.append(NextStep(reason="carry_out", command=command))
     if (report.problems or report.row_errors) and not steps:
         steps.append(NextStep(reason="fix_in_auditcase", command=command))
@@ -403,7 +417,7 @@ def summarise(
         persons_read=read,
         persons_linked=linked,
         persons_pushed=report.created + report.updated + report.address_changes,
-        persons_left_out=len(left_out) + report.skipped_refused,
+        persons_left_out=len(left_out) + report.skipped_refused + _idle(report),
         plan_counts=_plan_counts(report.plan.actions),
         created=report.created,
         updated=report.updated,
@@ -427,6 +441,20 @@ def summarise(
         ok=ok,
         exit_status=0 if ok else 1,
     )
+
+
+def _idle(report: SyncReport) -> int:
+    """Linked persons neither pushed nor up to date nor on a list of problems: R5.3's.
+
+    Those the plan knew (:attr:`SyncReport.unsubscribed_idle`), and, after a real run, each
+    address change that ended because the old member turned out unsubscribed (R5.4): planned,
+    neither done nor failed.
+    """
+    if report.dry_run:
+        return report.unsubscribed_idle
+    moving = {a.person_id for a in report.plan.actions if isinstance(a, ChangeAddress)}
+    failed = moving & {f.person_id for f in report.failures}
+    return report.unsubscribed_idle + max(len(moving) - report.address_changes - len(failed), 0)
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -620,7 +648,9 @@ def _wrapped(items: list[str], width: int = 96) -> list[str]:
 
 def _seconds(value: float, tr: gettext.NullTranslations) -> str:
     if value < 10:  # noqa: PLR2004 - short runs get hundredths
-        return tr.gettext("{s:.2f} s").format(s=value)
+        whole, fraction = f"{value:.2f}".split(".")
+        # the decimal sign is the language's: 0.05 s in English, 0,05 s in Dutch
+        return tr.gettext("{whole}.{fraction} s").format(whole=whole, fraction=fraction)
     if value < 60:  # noqa: PLR2004 - a minute
         return tr.gettext("{s:.0f} s").format(s=value)
     minutes, seconds = divmod(round(value), 60)
@@ -668,6 +698,30 @@ def _removal_notes(summary: SyncSummary, tr: gettext.NullTranslations) -> list[s
     return notes
 
 
+def _read_line(summary: SyncSummary, tr: gettext.NullTranslations) -> str:
+    """Persons read, linked and not linked, and what became of the members of the latter."""
+    read = tr.ngettext(
+        "{n} person read from the export", "{n} persons read from the export", summary.persons_read
+    ).format(n=summary.persons_read)
+    if summary.persons_linked is not None:
+        # Archive and Release actions remove the members of persons unlinked or gone (R4.1)
+        removing = summary.plan_counts.archive + summary.plan_counts.release
+        if not removing:
+            text = tr.gettext(": {linked} linked to Mailchimp, {unlinked} not linked (left alone)")
+        elif summary.dry_run:
+            text = tr.gettext(
+                ": {linked} linked to Mailchimp, {unlinked} not linked (not pushed; the members "
+                "of persons unlinked or gone from the export would be archived, see below)"
+            )
+        else:
+            text = tr.gettext(
+                ": {linked} linked to Mailchimp, {unlinked} not linked (not pushed; the members "
+                "of persons unlinked or gone from the export are archived, see below)"
+            )
+        read += text.format(linked=summary.persons_linked, unlinked=summary.persons_not_linked)
+    return read + "."
+
+
 def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[str]:
     """The summary of a sync in plain words (R9.1), in the catalog's language.
 
@@ -688,14 +742,7 @@ def render_summary(summary: SyncSummary, tr: gettext.NullTranslations) -> list[s
         )
     else:
         lines.append(tr.gettext("Sync finished in {took}.").format(took=took))
-    read = tr.ngettext(
-        "{n} person read from the export", "{n} persons read from the export", summary.persons_read
-    ).format(n=summary.persons_read)
-    if summary.persons_linked is not None:
-        read += tr.gettext(
-            ": {linked} linked to Mailchimp, {unlinked} not linked (left alone)"
-        ).format(linked=summary.persons_linked, unlinked=summary.persons_not_linked)
-    lines.append(read + ".")
+    lines.append(_read_line(summary, tr))
     linked_line = (
         tr.gettext(
             "Linked persons: {pushed} to push, {unchanged} already up to date, "
@@ -782,6 +829,10 @@ def next_text(reason: str, tr: gettext.NullTranslations) -> str:
     """Why to run the next command."""
     texts = {
         "carry_out": tr.gettext("Carry the plan out: run the same command without --dry-run"),
+        "carry_out_mass_archive": tr.gettext(
+            "Check the export first; if the removals are wanted, carry the plan out without "
+            "--dry-run and with --allow-mass-archive"
+        ),
         "fix_in_auditcase": tr.gettext(
             "Fix the persons above in AuditCase, export again, then run"
         ),

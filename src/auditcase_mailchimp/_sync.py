@@ -31,9 +31,10 @@ from typing import Any
 import attrs
 
 from ._client import AudienceMember, MailchimpClient
+from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
-from ._executor import Executor, Progress
+from ._executor import SENDING_CATEGORIES, Executor, Progress
 from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
 from ._recover import settle_open
@@ -43,12 +44,14 @@ from ._source import ExportFile, PersonSource
 from ._steps import (
     Scope,
     hold,
+    idle_unsubscribed,
     joined,
     mass_archive,
     merged,
     partial,
     planned_counts,
     sends,
+    stale_failures,
     stale_problems,
     too_many,
     without_refused,
@@ -276,8 +279,10 @@ def _check_bound(store: CouplingStore, list_id: str) -> None:
     """R4.6: a coupling database recorded for another audience stops the run before anything.
 
     Raises:
+        ConfigurationError: The list id is empty or malformed (no audience to compare).
         AudienceMismatchError: The database belongs to another audience.
     """
+    check_list_id(list_id)
     recorded = store.audience_id()
     if recorded is not None and recorded != list_id:
         raise AudienceMismatchError(recorded=recorded, given=list_id)
@@ -342,6 +347,7 @@ def _run(
             skipped_refused=skipped,
             problems=desired.problems,
             unsubscribed=plan.unsubscribed,
+            unsubscribed_idle=idle_unsubscribed(plan.unsubscribed, plan.actions, desired, current),
             mass_archive_blocked=blocked,
             plan=attrs.evolve(plan, actions=actions),  # what is (or would be) sent
         ),
@@ -349,18 +355,26 @@ def _run(
     )
     if report.dry_run:
         return report
+    confirmed = report.reconcile  # reading the audience confirmed it exists
+    if sends(actions):
+        # R6.4: a bad key or audience stops the run here, before anything is written; it is
+        # said first, so that --allow-mass-archive is never the advice for a wrong key
+        run.client.check_audience(run.list_id)
+        confirmed = True
     if blocked:
         raise MassArchiveError(count=removals, managed=managed)
-    if sends(actions):
-        # R6.4: a bad key or audience stops the run here, before anything is written
-        run.client.check_audience(run.list_id)
-        store.bind_audience(run.list_id)  # R4.6: the audience exists; the database is its own
+    if confirmed:  # R4.6: the audience exists; the database is its own
+        store.bind_audience(run.list_id)
     run_id = store.begin_run(dry_run=False, reconcile=report.reconcile)
     executor = Executor(store, run.client, run.list_id, run.progress, total=len(actions))
     if report.reconcile:
         store.update_statuses({m.key: m.status for m in current if m.coupling is not None})
     executor.execute(actions)
     _record_problems(store, desired, run.scope)
+    open_ids = [f.person_id for f in store.failures() if f.category in SENDING_CATEGORIES]
+    gone = stale_failures(open_ids, desired, plan.actions, run.scope)
+    if gone:  # R6.3: unlinked or gone, nothing left to send for them
+        store.resolve_failures(gone, categories=SENDING_CATEGORIES)
     unsubscribed = merged(plan.unsubscribed, executor.notices)
     if run.scope.whole:
         store.save_report(unsubscribed, report.conflicts)

@@ -1,4 +1,4 @@
-"""Sending one HTTP request and getting one answer: the only module that knows the HTTP library.
+"""Sending one HTTP request and getting one answer: the only module that knows ``requests``.
 
 A :class:`Transport` turns a :class:`Request` into a :class:`Response`. It does not retry,
 parse JSON or log bodies: the client above it does the first two and never does the third.
@@ -11,20 +11,23 @@ with an error status is not a failure here: it is a :class:`Response` like any o
 
 from __future__ import annotations
 
-import base64
+import functools
+import ipaddress
 import os
 import threading
-import weakref
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
-from urllib.parse import SplitResult, unquote, urlsplit
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
+from urllib.parse import urlsplit
 
 import attrs
 
 from ._errors import ConfigurationError, NetworkError, NetworkTimeoutError
 
 if TYPE_CHECKING:
-    import http.client
-    import ssl
+    from collections.abc import Mapping
+
+    import requests
+    import requests.adapters
+    import urllib3
 
 __all__ = [
     "Request",
@@ -134,106 +137,140 @@ class Transport(Protocol):
         ...
 
 
+#: Origins whose pools are kept at once (the API, and where /batches results are read).
+_ORIGINS: Final = 4
+
+#: Headers the transport sets itself, whatever the request says.
+_OURS: Final = frozenset({"content-length", "transfer-encoding", "host"})
+
+
 def _positive(value: object, *, integer: bool = False) -> bool:
     """Whether a configuration value is a positive number (not a bool), and whole if asked."""
     kinds = int if integer else int | float
     return not isinstance(value, bool) and isinstance(value, kinds) and value > 0
 
 
-def _ca_bundle() -> str | None:
-    """The CA bundle to verify with: ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, else certifi's."""
-    told = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if told:
-        return told
-    try:
-        import certifi  # noqa: PLC0415 - installed with requests; only needed here
-
-        return str(certifi.where())
-    except ImportError:  # pragma: no cover - certifi comes with requests
-        return None  # the system's store
-
-
-@attrs.frozen
-class _Route:
-    """How requests to one origin travel: straight there, or through a proxy."""
-
-    scheme: str
-    host: str
-    port: int
-    #: The proxy, when one is used.
-    proxy: SplitResult | None = None
-
-    @property
-    def absolute_form(self) -> bool:
-        """Plain HTTP through a proxy: the request line carries the whole URL."""
-        return self.proxy is not None and self.scheme == "http"
-
-
-class _Pool:
-    """Keep-alive connections to one origin; at most ``size`` in use at once (callers block)."""
-
-    def __init__(self, route: _Route, size: int, connector: _Connector) -> None:
-        self.route = route
-        self.slots = threading.BoundedSemaphore(size)
-        self.idle: list[http.client.HTTPConnection] = []
-        self.lock = threading.Lock()
-        self.connector = connector
-
-    def take(self) -> http.client.HTTPConnection:
-        """An idle connection still open, or a new one (not yet connected)."""
-        with self.lock:
-            while self.idle:
-                conn = self.idle.pop()
-                if not _dropped(conn):
-                    return conn
-                conn.close()
-        return self.connector.new(self.route)
-
-    def give_back(self, conn: http.client.HTTPConnection) -> None:
-        """Keep a connection for the next request."""
-        with self.lock:
-            self.idle.append(conn)
-
-    def close(self) -> None:
-        """Close the idle connections."""
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for conn in idle:
-            conn.close()
-
-
-def _dropped(conn: http.client.HTTPConnection) -> bool:
-    """An idle connection the server closed (readable means EOF or garbage: unusable)."""
-    import select  # noqa: PLC0415 - cheap, imported once
-
-    sock = conn.sock
-    if sock is None:
+def _is_loopback(host: str) -> bool:
+    """Whether the host is this machine: never reached through a proxy."""
+    if host.lower() == "localhost":
         return True
     try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _bypasses(host: str, port: int, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` names this host, read as ``requests`` reads it.
+
+    Entries are host names (a suffix matches, ``.example.nl`` too), ``host:port``, IPv4
+    addresses, CIDR blocks (``10.0.0.0/8``) or ``*`` for every host.
+    """
+    from requests.utils import (  # noqa: PLC0415 - loaded with requests, when a transport is built
+        address_in_network,
+        is_ipv4_address,
+        is_valid_cidr,
+    )
+
+    host = host.lower()
+    entries = [entry for entry in no_proxy.replace(" ", "").lower().split(",") if entry]
+    if "*" in entries:
         return True
+    if is_ipv4_address(host):
+        for entry in entries:
+            if is_valid_cidr(entry):
+                if address_in_network(host, entry):
+                    return True
+            elif host == entry:
+                return True
+    with_port = f"{host}:{port}"
+    return any(host.endswith(entry) or with_port.endswith(entry) for entry in entries)
+
+
+@functools.cache
+def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
+    """The HTTP adapter of ``requests``, building answers without reading cookies (none kept)."""
+    import requests  # noqa: PLC0415 - loaded when a transport is built
+    import requests.adapters  # noqa: PLC0415
+
+    class LeanAdapter(requests.adapters.HTTPAdapter):
+        #: The pool of each origin (``scheme://host:port``), once looked up.
+        pools: dict[str, urllib3.HTTPConnectionPool]
+
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.pools = {}
+
+        def build_response(
+            self, req: requests.PreparedRequest, resp: urllib3.BaseHTTPResponse
+        ) -> requests.Response:
+            """The answer, its body still to be read; its headers stay on ``raw``."""
+            response = requests.Response()
+            response.status_code = resp.status
+            response.raw = resp
+            response.reason = resp.reason or ""
+            response.url = req.url or ""
+            response.request = req
+            response.connection = self
+            return response
+
+        def get_connection_with_tls_context(
+            self,
+            request: requests.PreparedRequest,
+            verify: bool | str | None,  # noqa: FBT001 - requests' signature
+            proxies: Mapping[str, str] | None = None,
+            cert: tuple[str, str] | str | None = None,
+        ) -> urllib3.connectionpool.ConnectionPool:
+            """The origin's pool, looked up once: this transport's proxies and TLS are fixed."""
+            url = request.url or ""
+            end = url.find("/", url.find("://") + 3)
+            key = url if end < 0 else url[:end]
+            pool = self.pools.get(key)
+            # Not yet looked up, or closed (urllib3 1.x closes the pools it evicts).
+            if pool is None or pool.pool is None:
+                pool = cast(
+                    "urllib3.HTTPConnectionPool",
+                    super().get_connection_with_tls_context(request, verify, proxies, cert),
+                )
+                self.pools[key] = pool
+            return pool
+
+        def request_url(
+            self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None
+        ) -> str:
+            """The path and query, straight from the URL when no proxy is used."""
+            url = request.url or ""
+            if proxies or "#" in url:
+                return super().request_url(request, proxies)
+            start = url.find("/", url.find("://") + 3)
+            return url[start:] if start > 0 else "/"
+
+        def close(self) -> None:
+            """Close the pools, those the pool manager has let go of too."""
+            pools, self.pools = self.pools, {}
+            for pool in pools.values():
+                pool.close()
+            super().close()
+
+    return LeanAdapter
 
 
 class RequestsTransport:
-    """The default transport: pooled HTTP/1.1 keep-alive connections, verified TLS, no retries.
-
-    It sends with the standard library's ``http.client``, one pool of keep-alive
-    connections per host. (Until issue 12 it sent through a ``requests`` session, whence the
-    name, kept for compatibility: the session cost two thirds of the client's CPU per request,
-    mostly re-reading the environment's proxy settings on every call.)
+    """The default transport: one :class:`requests.Session`, a bounded keep-alive pool, no retries.
 
     - the pool holds at most ``pool_size`` connections per host and blocks rather than open
       more, so the transport alone never has more than ``pool_size`` requests in flight;
+      a connection the server has closed is replaced, not failed on;
     - connect and read timeouts on every request (Mailchimp gives up after 120 s itself,
       MAILCHIMP.md §7);
-    - TLS certificates always verified (``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when set,
-      else certifi's bundle) with the host name checked; redirects never followed (the
+    - TLS certificates and host names always verified (against ``REQUESTS_CA_BUNDLE`` or
+      ``CURL_CA_BUNDLE`` when set, else certifi's bundle); redirects never followed (the
       ``Authorization`` header must not travel to another address); ``~/.netrc`` never read;
-    - proxy settings from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
-      ``NO_PROXY``, any case) are read **once, when the transport is built**, not on every
-      request: set them before building the client. HTTPS goes through the proxy in a
-      ``CONNECT`` tunnel; credentials in the proxy URL are sent to the proxy only.
+      no cookies kept;
+    - the environment is read **once, when the transport is built**, not on every request:
+      the proxy settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, any
+      case) and the CA bundle. Whether a host bypasses the proxy is decided once per host.
+      A change to the environment afterwards is not seen: build a new client.
 
     Args:
         pool_size: Connections kept per host, 1 to 10 (Mailchimp's limit is 10 at once).
@@ -258,28 +295,53 @@ class RequestsTransport:
         for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
             if not _positive(value):
                 raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+        # requests is loaded when a transport is built, not by `import auditcase_mailchimp`.
+        import urllib.request  # noqa: PLC0415 - already loaded by requests
+
+        import requests  # noqa: PLC0415
+        import requests.adapters  # noqa: PLC0415
+        import requests.utils  # noqa: PLC0415
+        import urllib3  # noqa: PLC0415 - requests' own HTTP library
+        from requests.structures import CaseInsensitiveDict  # noqa: PLC0415
+
         self._pool_size = pool_size
         self._connect_timeout = float(connect_timeout)
         self._read_timeout = float(read_timeout)
-        self._user_agent = user_agent
-        #: The environment's proxy settings, read once (``no`` holds ``NO_PROXY``).
-        import urllib.request  # noqa: PLC0415 - heavy (http, email); only when a transport is built
-
-        self._env_proxies = urllib.request.getproxies()
-        self._bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # in the stdlib, not in typeshed
-        self._connector = _Connector(self._connect_timeout)
-        self._pools: dict[tuple[str, str], _Pool] = {}
+        # A urllib3 Timeout, so the adapter does not build one per request.
+        self._timeout = urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
+        # The environment, read once: proxies (``no`` holds NO_PROXY) and the CA bundle.
+        self._proxies = {scheme: url for scheme, url in urllib.request.getproxies().items() if url}
+        told = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        #: A CA bundle's path, or True for certifi's: never False.
+        self._verify: str | bool = told or True
+        session = requests.Session()
+        session.trust_env = False  # no scan of the environment (or ~/.netrc) per request
+        session.verify = self._verify
+        session.proxies = {}
+        session.max_redirects = 0
+        #: Sent unless the request has its own (HTTP/1.1 keeps connections alive by itself).
+        self._default_headers = (
+            ("User-Agent", user_agent),
+            ("Accept-Encoding", requests.utils.DEFAULT_ACCEPT_ENCODING),
+            ("Accept", "*/*"),
+        )
+        session.headers = CaseInsensitiveDict(dict(self._default_headers))
+        adapter = _adapter_class()(
+            pool_connections=_ORIGINS, pool_maxsize=pool_size, pool_block=True, max_retries=0
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session = session
+        self._adapter = adapter
+        self._prepared = requests.PreparedRequest
+        #: Per origin (``scheme://host:port``): the proxies to send through, ``{}`` for none.
+        self._routes: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
-        # Connections still open when the transport is dropped unclosed are closed with it.
-        weakref.finalize(self, _close_pools, self._pools)
 
     @property
     def verifies_tls(self) -> bool:
         """Always ``True``: certificates and host names are verified, whatever the settings."""
-        import ssl  # noqa: PLC0415 - only where TLS is used
-
-        context = self._connector.tls_context()
-        return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+        return self._verify is not False and self._session.verify is not False
 
     def __repr__(self) -> str:
         """Show the pool size and timeouts."""
@@ -288,20 +350,59 @@ class RequestsTransport:
             f"connect_timeout={self._connect_timeout}, read_timeout={self._read_timeout})"
         )
 
-    def _pool(self, parts: SplitResult) -> _Pool:
-        """The pool of an origin; its route (direct or by proxy) decided once."""
-        key = (parts.scheme, parts.netloc)
-        pool = self._pools.get(key)
-        if pool is not None:
-            return pool
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        proxy_url = self._env_proxies.get(parts.scheme) or self._env_proxies.get("all")
-        proxy = None
-        if proxy_url and not self._bypass(parts.netloc, self._env_proxies):
-            proxy = urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
-        route = _Route(scheme=parts.scheme, host=parts.hostname or "", port=port, proxy=proxy)
-        with self._lock:
-            return self._pools.setdefault(key, _Pool(route, self._pool_size, self._connector))
+    def _route(self, request: Request) -> dict[str, str]:
+        """The proxies for the request's origin, decided on its first request."""
+        url = request.url
+        start = url.find("://") + 3
+        end = url.find("/", start)
+        origin = url[:end] if start > 2 and end > 0 else None  # noqa: PLR2004 - not found is -1 + 3
+        if origin is not None:
+            route = self._routes.get(origin)
+            if route is not None:
+                return route
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ConfigurationError(f"{request.method}: the URL is malformed") from None
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigurationError(
+                f"{request.method} {parts.path}: the request cannot be sent (not an http(s) URL)"
+            )
+        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+        if proxy and (
+            _is_loopback(parts.hostname)  # it would carry the key off this machine, maybe in clear
+            or _bypasses(parts.hostname, port, self._proxies.get("no", ""))
+        ):
+            proxy = None
+        route = {parts.scheme: proxy} if proxy else {}
+        if origin is not None:
+            with self._lock:
+                self._routes[origin] = route
+        return route
+
+    def _prepare(self, request: Request) -> requests.PreparedRequest:
+        """A prepared request built directly: no cookie, hook or settings merging."""
+        prepared = self._prepared()
+        prepared.method = request.method
+        url = request.url
+        if url.isascii() and url.isprintable() and " " not in url:
+            prepared.url = url
+        else:  # let requests quote and encode it
+            prepared.prepare_url(url, None)
+        headers = {name: value for name, value in request.headers if name.lower() not in _OURS}
+        names = {name.lower() for name in headers}
+        headers.update(
+            (name, value) for name, value in self._default_headers if name.lower() not in names
+        )
+        body = request.body
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        elif request.method not in {"GET", "HEAD"}:
+            headers["Content-Length"] = "0"
+        prepared.headers = headers  # type: ignore[assignment]  # urllib3 takes any mapping
+        prepared.body = body
+        return prepared
 
     def send(self, request: Request) -> Response:
         """Send one request over the pool; see :meth:`Transport.send`.
@@ -316,136 +417,67 @@ class RequestsTransport:
             NetworkTimeoutError: No connection, or no answer, within the timeouts.
             NetworkError: The connection failed or was dropped (retryable), or TLS
                 verification failed (not retryable).
-            ConfigurationError: The URL or a header cannot be sent at all.
+            ConfigurationError: The URL, a header or the proxy setting cannot be used.
         """
+        proxies = self._route(request)
         try:
-            parts = urlsplit(request.url)
-            _ = parts.port  # a malformed port raises here
-        except ValueError:
-            raise ConfigurationError(f"{request.method}: the URL is malformed") from None
-        where = f"{request.method} {parts.path}"
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ConfigurationError(f"{where}: the request cannot be sent (not an http(s) URL)")
-        pool = self._pool(parts)
-        route = pool.route
-        target = request.url if route.absolute_form else _origin_form(parts)
-        headers = {"User-Agent": self._user_agent, **dict(request.headers)}
-        if route.absolute_form and route.proxy is not None:
-            headers.update(_proxy_headers(route.proxy))
-        with pool.slots:
-            conn = pool.take()
-            try:
-                if conn.sock is None:
-                    self._connect(conn, where)
-                conn.request(request.method, target, body=request.body, headers=headers)
-                answer = conn.getresponse()
-                body = answer.read()
-            except NetworkError:
-                conn.close()
-                raise
-            except BaseException as exc:
-                conn.close()
-                mapped = _mapped(exc, where, connected=True)
-                if mapped is exc:
-                    raise  # not a failure to get an answer (e.g. KeyboardInterrupt)
-                raise mapped from exc
-            if answer.will_close:
-                conn.close()
-            else:
-                pool.give_back(conn)
-        return Response(status=answer.status, headers=tuple(answer.getheaders()), body=body)
-
-    def _connect(self, conn: http.client.HTTPConnection, where: str) -> None:
-        try:
-            conn.connect()
-        except BaseException as exc:
-            conn.close()
-            mapped = _mapped(exc, where, connected=False)
-            if mapped is exc:
+            answer = self._adapter.send(
+                self._prepare(request),
+                stream=False,
+                timeout=self._timeout,  # type: ignore[arg-type]  # a urllib3 Timeout, as documented
+                verify=self._verify,
+                cert=None,
+                proxies=proxies,
+            )
+            body = answer.content
+        except Exception as exc:
+            mapped = _mapped(exc, request)
+            if mapped is None:
                 raise
             raise mapped from exc
-        if conn.sock is not None:
-            conn.sock.settimeout(self._read_timeout)
+        return Response(
+            status=answer.status_code, headers=tuple(answer.raw.headers.items()), body=body
+        )
 
     def close(self) -> None:
-        """Close every connection; requests in flight finish on theirs."""
-        with self._lock:
-            _close_pools(self._pools)
+        """Close the session and its connections; requests in flight finish on theirs."""
+        self._session.close()
 
 
-def _close_pools(pools: dict[tuple[str, str], _Pool]) -> None:
-    for pool in list(pools.values()):
-        pool.close()
+def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0911 - one return per kind
+    """The library's exception for a failure to get an answer (STYLE.md: map at the boundary).
 
+    ``None`` for an exception that is not ``requests``' (a bug: it goes up as it is).
+    """
+    import requests  # noqa: PLC0415 - loaded since the transport was built
 
-class _Connector:
-    """Makes connections for the pools: direct, or through a proxy; TLS context built once."""
-
-    def __init__(self, connect_timeout: float) -> None:
-        self.connect_timeout = connect_timeout
-        self._tls: ssl.SSLContext | None = None
-        self._lock = threading.Lock()
-
-    def tls_context(self) -> ssl.SSLContext:
-        """The TLS context: certificates and host names verified."""
-        with self._lock:
-            if self._tls is None:
-                import ssl  # noqa: PLC0415 - only where TLS is used
-
-                self._tls = ssl.create_default_context(cafile=_ca_bundle())
-            return self._tls
-
-    def new(self, route: _Route) -> http.client.HTTPConnection:
-        """A connection for ``route``, not yet connected."""
-        import http.client  # noqa: PLC0415 - imported when the first connection is made
-
-        timeout = self.connect_timeout
-        proxy = route.proxy
-        if proxy is None:
-            if route.scheme == "https":
-                return http.client.HTTPSConnection(
-                    route.host, route.port, timeout=timeout, context=self.tls_context()
-                )
-            return http.client.HTTPConnection(route.host, route.port, timeout=timeout)
-        proxy_port = proxy.port or (443 if proxy.scheme == "https" else 80)
-        if proxy.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                proxy.hostname or "", proxy_port, timeout=timeout, context=self.tls_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(proxy.hostname or "", proxy_port, timeout=timeout)
-        if route.scheme == "https":
-            conn.set_tunnel(route.host, route.port, headers=_proxy_headers(proxy))
-        return conn
-
-
-def _origin_form(parts: SplitResult) -> str:
-    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
-
-
-def _proxy_headers(proxy: SplitResult) -> dict[str, str]:
-    """``Proxy-Authorization`` for credentials in the proxy URL (sent to the proxy only)."""
-    if proxy.username is None:
-        return {}
-    pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
-    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-
-
-def _mapped(exc: BaseException, where: str, *, connected: bool) -> BaseException:  # noqa: PLR0911 - one return per kind of failure
-    """The library's exception for a failure to get an answer (STYLE.md: map at the boundary)."""
-    import http.client  # noqa: PLC0415 - already imported by the connection
-    import ssl  # noqa: PLC0415 - as above
-
-    if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
-        return NetworkError(f"{where}: TLS failed (certificate not verified?)", retryable=False)
-    if isinstance(exc, TimeoutError):
-        if connected:
-            return NetworkTimeoutError(f"{where}: no answer within the read timeout")
+    try:
+        where = f"{request.method} {urlsplit(request.url).path}"
+    except ValueError:
+        where = request.method
+    errors = requests.exceptions
+    if isinstance(exc, errors.ConnectTimeout):
         return NetworkTimeoutError(f"{where}: no connection within the timeout")
-    if isinstance(exc, ssl.SSLError):
-        return NetworkError(f"{where}: TLS failed", retryable=False)
-    if isinstance(exc, http.client.HTTPException | OSError):
+    if isinstance(exc, errors.ReadTimeout):
+        return NetworkTimeoutError(f"{where}: no answer within the read timeout")
+    if isinstance(exc, errors.SSLError):
+        return NetworkError(f"{where}: TLS failed (certificate not verified?)", retryable=False)
+    if isinstance(exc, errors.InvalidProxyURL):
+        return ConfigurationError(f"{where}: the proxy URL in the environment is malformed")
+    if isinstance(
+        exc, errors.ConnectionError | errors.ChunkedEncodingError | errors.ContentDecodingError
+    ):
         return NetworkError(f"{where}: connection failed or dropped")
-    if isinstance(exc, ValueError | UnicodeError):
+    if isinstance(
+        exc,
+        errors.InvalidURL
+        | errors.MissingSchema
+        | errors.InvalidSchema
+        | errors.InvalidHeader
+        | errors.URLRequired
+        | ValueError,
+    ):
         return ConfigurationError(f"{where}: the request cannot be sent")
-    return exc
+    if isinstance(exc, errors.RequestException):
+        return NetworkError(f"{where}: {type(exc).__name__}", retryable=False)
+    return None

@@ -89,12 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         second = cli(["sync", "--source", args.source, *common], environ=env, stdout=captured)
         again = len(fake.requests) - sent
         print(captured.getvalue().split("\n\n")[0])  # the counts; the problems are as above
-        print(
-            tr.gettext(
-                "(nothing changed, so nothing was sent: {n} requests; the problems are the "
-                "same as above)"
-            ).format(n=again)
-        )
+        if again == 0:
+            print(
+                tr.gettext(
+                    "(nothing changed, so nothing was sent: {n} requests; the problems are the "
+                    "same as above)"
+                ).format(n=again)
+            )
+        else:
+            print(
+                tr.ngettext(
+                    "(the second run sent {n} request; the problems are the same as above)",
+                    "(the second run sent {n} requests; the problems are the same as above)",
+                    again,
+                ).format(n=again)
+            )
         print("\n$ auditcase-mailchimp failures")
         captured = io.StringIO()
         cli(["failures", "--db", db, *lang], environ=env, stdout=captured)
