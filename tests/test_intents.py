@@ -310,3 +310,22 @@ def test_a_dry_run_plans_as_settling_would_leave_it_and_writes_nothing(world: Wo
         assert len(store.open_intents()) == 1
         assert store.load_current_for(["7"], []) == []
     assert world.members()["zeven@example.nl"].status == "subscribed"
+
+
+def test_remove_persons_settles_first_too(world: World) -> None:
+    """R7.4: an archive the killed run made is settled first; remove_persons does not repeat it."""
+    from auditcase_mailchimp import remove_persons  # noqa: PLC0415 - next to its one use
+
+    world.sync(BASE)
+    world.client.archive(world.fake.list_id, "piet@example.nl")  # done, answer lost
+    with SQLiteStore(world.db) as store:
+        store.record_intents(
+            [_intent("piet@example.nl", "archive", person_id="2", status="subscribed")]
+        )
+        world.fake.clear_log()
+        report = remove_persons(["2"], store=store, client=world.client, list_id=world.fake.list_id)
+        assert store.open_intents() == []
+        (record,) = store.load_current_for(["2"], [])
+    assert report.archived == 0
+    assert [r.method for r in world.fake.requests] == ["GET"]  # the read back, nothing sent
+    assert record.status == "archived"

@@ -72,13 +72,19 @@ def _first() -> list[Person]:
 
 
 def _changed() -> list[Person]:
-    """Four dropped, six added, four moved, four with other groups, one unlinked."""
+    """Four dropped, six added, four moved, 4 + 12 with other groups, one unlinked.
+
+    Persons 14-25 lose their first group and gain ``Seminar``: twelve members lose a tag in one
+    round, past the threshold of tag changes sent through a static segment (issue 12).
+    """
     persons = []
     for i in range(5, 31):
         if i <= 8:
             persons.append(_person(i, address=f"p{i}.nieuw@example.nl"))
         elif i <= 12:
             persons.append(_person(i, groups=("Nieuwsbrief", "Seminar")))
+        elif 14 <= i <= 25:
+            persons.append(_person(i, groups=(*_GROUPS[i % 2][1:], "Seminar")))
         elif i == 13:
             persons.append(person("13", "p13@example.nl", linked=False))
         else:

@@ -10,6 +10,8 @@ default, one SQLite file on the standard library's :mod:`sqlite3`. It holds:
   later sync succeeds for that person (resolved, never deleted) or the administrator dismisses it;
 - the *report* of the last run (R9.4): persons unsubscribed or cleaned in Mailchimp while still
   linked (R5.3), and duplicate addresses (R3);
+- the *intents* (R7.4): each request a run is about to send, recorded before it is sent and
+  cleared in the same transaction as its answer's records; the next run settles any left open;
 - a short history of *runs*, and a *run lock* so two syncs never work on one database at once.
 
 Crash safety (R7.2): every write the runner makes after one Mailchimp answer is one SQLite
