@@ -110,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_headings(captured.getvalue()))
         print(
             tr.gettext(
-                "(the persons are those listed above, each with the entry id that "
-                "'failures dismiss' takes)"
+                "(the persons are those listed above; 'auditcase-mailchimp failures' lists them "
+                "with the entry id that 'failures dismiss' takes)"
             )
         )
         if args.html:
@@ -131,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 tr.gettext(
                     "For a page to share, with the persons to look at in AuditCase and a chart "
-                    "of the runs: auditcase-mailchimp report --html report.html"
+                    "of the runs: python -m auditcase_mailchimp.demo --html report.html (on your "
+                    "own database: auditcase-mailchimp report --html report.html)"
                 )
             )
     return 0 if first in (0, 1) and second == first and again == 0 else 1
