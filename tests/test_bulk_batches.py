@@ -146,9 +146,11 @@ def test_batches_lead_to_the_same_records_counts_and_failures(both: tuple[Setup,
     assert [f[:3] for f in failures] == [("25", failures[0][1], "change_address")]
     assert ("p3@example.nl", "cleaned", frozenset({"Nieuwsbrief"})) in members
     assert pending == []  # every batch read and recorded
-    assert bulk.batch_posts() == 3  # archives, moves, and R5.4's archive of the old member
+    # reads before archiving (R4.3, R4.5), archives, moves, and for R5.4's fallback the read
+    # and the archive of the old member
+    assert bulk.batch_posts() == 5
     assert direct.batch_posts() == 0
-    assert bulk.sleeps == [5.0, 5.0, 5.0]  # one poll each: the fake had finished
+    assert bulk.sleeps == [5.0] * 5  # one poll each: the fake had finished
 
 
 def test_an_expired_result_url_is_read_again_from_the_batch(
@@ -162,7 +164,7 @@ def test_an_expired_result_url_is_read_again_from_the_batch(
         assert (counts["archived"], counts["released"]) == (19, 1)  # p3 read first: cleaned
         assert len(failures) == 1
         results = [r for r in fake.requests if "batch-results" in r.path]
-        assert len(results) == 4  # the first fetch failed and was repeated
+        assert len(results) == 6  # five batches' results; the first fetch failed and was repeated
     finally:
         setup.client.close()
 
@@ -186,8 +188,8 @@ def test_a_killed_run_resumes_by_polling_the_same_batch(
             setup.carry(BatchSettings(threshold=1, sleep=killed))
         with SQLiteStore(setup.db) as store:
             pending = BatchLedger(store, fake.list_id).pending()
-        # the moves' batch; the archives were being read first (R4.3, R4.5), one GET each
-        assert len(pending) == 1
+        # the moves' and the reads' batches (each archive reads its member first, R4.3, R4.5)
+        assert len(pending) == 2
         fake.batches.release()
         fake.clear_log()
         records, counts, failures, members, _, left = setup.carry(
@@ -195,9 +197,10 @@ def test_a_killed_run_resumes_by_polling_the_same_batch(
         )
         gets = [r.path for r in fake.requests if r.method == "GET" and "/batches/" in r.path]
         assert {f"/3.0/batches/{i}" for i in pending} <= set(gets)  # the same batches polled
-        # the archives' batch (they were still being read at the kill) and R5.4's later archive
-        # of p24's old member; the moves are taken from the killed run's batch
-        assert setup.batch_posts() == 2
+        # the archives' batch (their reads are taken from the killed run's batch), and for
+        # R5.4's fallback the read and the archive of p24's old member; the moves are taken
+        # from the killed run's batch
+        assert setup.batch_posts() == 3
         direct = [r for r in fake.requests if r.method in {"DELETE", "PATCH"}]
         assert direct == []  # the moves taken from the killed run's batch, nothing sent twice
         assert (counts["archived"], counts["released"]) == (19, 1)  # p3 is cleaned (R4.5)
@@ -250,7 +253,7 @@ def test_a_batch_not_finished_by_the_deadline_is_read_by_the_next_run(
         _, counts, failures, _, _, pending = setup.carry(
             BatchSettings(threshold=1, sleep=setup.wait)
         )
-        assert (counts["archived"], counts["released"]) == (19, 0)  # p3 released in the first
+        assert (counts["archived"], counts["released"]) == (19, 1)
         assert pending == []
     finally:
         fake.batches.release()
@@ -265,7 +268,7 @@ def test_a_batch_refused_fails_each_of_its_operations(fake: FakeMailchimp, tmp_p
         _, counts, failures, _, _, pending = setup.carry(
             BatchSettings(threshold=1, sleep=setup.wait)
         )
-        assert len(failures) == 25  # 19 archives (p3, read as cleaned, is released) and 6 moves
+        assert len(failures) == 26  # 20 archives (their reads' batch refused) and 6 moves
         assert {f[3] for f in failures} == {"server_error"}
         assert (counts["archived"], pending) == (0, [])
     finally:

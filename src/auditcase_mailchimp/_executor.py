@@ -208,16 +208,16 @@ class Executor:
             ]
             results = self._bulk_tags.results(changes, self._plain_parallel)
             self._settle_chunks(list(zip(tags, results, strict=True)), intents)
-        elif phase in (Move, Removal) and self._batches is not None:  # issue 12.2: /batches
+        elif phase in (Move, Look, Removal) and self._batches is not None:  # 12.2: /batches
             self._carry_batched(steps)
         else:
             for step, ids, result in self._parallel(steps, self._send, _one):
                 self._settle([(step, _answer(result), result)], ids)
 
     def _carry_batched(self, steps: list[Step]) -> None:
-        """Archives or address changes: an earlier run's batch, a new batch, or direct calls."""
+        """Archives, reads or moves: an earlier run's batch, a new batch, or direct calls."""
         assert self._batches is not None  # noqa: S101 - only called with batches on
-        chosen = [s for s in steps if isinstance(s, Move | Removal)]
+        chosen = [s for s in steps if isinstance(s, Move | Look | Removal)]
         answered, rest = self._batches.resumed(chosen)
         self._settle_chunks(answered, {})
         if len(rest) >= self._batches.settings.threshold:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from ._answers import is_fatal, member_call_result
+from ._answers import error_from_response, is_fatal, member_call_result
 from ._batch_ledger import BatchLedger
 from ._bulk import (
     address_change_result,
@@ -41,7 +41,13 @@ from ._bulk_rules import (
 )
 from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult, subscriber_hash
 from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError
-from ._steps import Move, Removal
+from ._steps import Look, Move, Removal
+
+if TYPE_CHECKING:
+    from ._transport import Response
+
+#: The steps ``/batches`` carries: address changes, reads of members, archives.
+Batched = Move | Look | Removal
 
 __all__ = ["BatchSettings", "BulkBatches", "BulkTags", "Stopped"]
 
@@ -220,16 +226,18 @@ class BulkBatches:
         self._lock = threading.Lock()
 
     @staticmethod
-    def operation_id(step: Move | Removal) -> str:
+    def operation_id(step: Batched) -> str:
         """The operation id of a step (:func:`~auditcase_mailchimp._bulk_rules.operation_id`)."""
         if isinstance(step, Move):
             action = step.action
             return operation_id("move", action.person_id, action.old_email_address)
+        if isinstance(step, Look):
+            return operation_id("read", step.action.person_id, step.email_address)
         return operation_id("archive", step.action.person_id, step.email_address)
 
     def resumed(
-        self, steps: Sequence[Move | Removal]
-    ) -> tuple[list[tuple[Move | Removal, MemberResult]], list[Move | Removal]]:
+        self, steps: Sequence[Batched]
+    ) -> tuple[list[tuple[Batched, MemberResult]], list[Batched]]:
         """The steps a batch of an earlier run carried out, with their results; the rest."""
         with self._lock:  # the address changes and the archives of a round ask at once
             if self._resumed is None:
@@ -254,8 +262,8 @@ class BulkBatches:
         self._read = []
 
     def send(
-        self, steps: Sequence[Move | Removal]
-    ) -> tuple[list[tuple[Move | Removal, MemberResult]], str | None]:
+        self, steps: Sequence[Batched]
+    ) -> tuple[list[tuple[Batched, MemberResult]], str | None]:
         """Send the steps as one batch, wait for it, and read each step's result.
 
         Returns:
@@ -281,7 +289,7 @@ class BulkBatches:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _operation(self, step: Move | Removal) -> dict[str, Any]:
+    def _operation(self, step: Batched) -> dict[str, Any]:
         if isinstance(step, Move):
             action = step.action
             body = {
@@ -296,25 +304,27 @@ class BulkBatches:
                 "operation_id": self.operation_id(step),
             }
         return {
-            "method": "DELETE",
+            "method": "GET" if isinstance(step, Look) else "DELETE",
             "path": f"/lists/{self.list_id}/members/{subscriber_hash(step.email_address)}",
             "operation_id": self.operation_id(step),
         }
 
     @staticmethod
-    def _address(step: Move | Removal) -> str:
+    def _address(step: Batched) -> str:
         return step.action.email_address if isinstance(step, Move) else step.email_address
 
-    def _failed(self, step: Move | Removal, detail: FailureDetail) -> MemberResult:
+    def _failed(self, step: Batched, detail: FailureDetail) -> MemberResult:
         return MemberResult.failed(self._address(step), detail)
 
-    def _result(self, step: Move | Removal, result: Mapping[str, Any] | None) -> MemberResult:
+    def _result(self, step: Batched, result: Mapping[str, Any] | None) -> MemberResult:
         """An operation's result read as the direct request's answer would be."""
         if result is None:
             return self._failed(step, _NO_RESULT)
         response = operation_response(result)
         if isinstance(step, Move):
             return address_change_result(response, step.action.email_address)
+        if isinstance(step, Look):
+            return read_result(response, step)
         return member_call_result(
             response,
             step.email_address,
@@ -365,3 +375,30 @@ class BulkBatches:
             if state.get("status") == "finished":
                 return state
         return None
+
+
+def read_result(response: Response, step: Look) -> MemberResult:
+    """A read of a member (``GET``), as the direct call's answer reads: its status, or none.
+
+    A member Mailchimp does not know (404) has no status (``""``), as a direct read's ``None``.
+
+    Raises:
+        AuthenticationError: The key is refused.
+        AudienceNotFoundError: No such audience.
+    """
+    if response.status < 300:  # noqa: PLR2004
+        try:
+            document = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        status = document.get("status") if isinstance(document, dict) else None
+        found = status if isinstance(status, str) else ""
+        return MemberResult(
+            email_address=step.email_address, outcome=MemberOutcome.UPDATED, status=found
+        )
+    if response.status == 404:  # noqa: PLR2004
+        return MemberResult(email_address=step.email_address, outcome=MemberOutcome.UPDATED)
+    error = error_from_response(response, audience_level=False)
+    if is_fatal(error):
+        raise error
+    return MemberResult.failed(step.action.email_address, FailureDetail.from_error(error))
