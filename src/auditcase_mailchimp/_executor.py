@@ -25,7 +25,13 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from types import FrameType
 from typing import Final, TypeVar
 
@@ -156,6 +162,9 @@ class Executor:
         errors: list[BaseException] = []
         with ThreadPoolExecutor(max_workers=len(work)) as phases:
             running = [phases.submit(self._carry, phase, steps) for phase, steps in work]
+            done, _ = wait(running, return_when=FIRST_EXCEPTION)
+            if any(future.exception() is not None for future in done):
+                self._stop.set()  # at once: the other phases hand nothing more over
             for future in running:
                 try:
                     future.result()
@@ -343,6 +352,10 @@ class Executor:
         phases of a round settle from their own threads, one at a time.
         """
         outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
+        if any(_maybe_done(result) for _, _, result in answered):
+            # R7.4: no answer, or a 5xx: Mailchimp may have carried the request out. Its intent
+            # stays open, so the next run reads the member back before it plans.
+            intents = ()
         with self._lock:
             with self.store.answering(intents):
                 finished = self._record(outcomes)
@@ -407,6 +420,16 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+#: Failures after which a request may still have been carried out (MAILCHIMP.md §6, §7).
+_AMBIGUOUS: Final = frozenset({ErrorCategory.SERVER_ERROR, ErrorCategory.NETWORK})
+
+
+def _maybe_done(result: MemberResult | None) -> bool:
+    """Whether a failed request may have been carried out all the same (R7.4)."""
+    error = None if result is None or result.ok else result.error
+    return error is not None and error.category in _AMBIGUOUS
 
 
 def _one(step: Step) -> Sequence[Step]:

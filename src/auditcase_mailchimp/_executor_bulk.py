@@ -95,6 +95,8 @@ class BulkTags:
         numbered = list(enumerate(jobs))
         for (number, _job), failures in parallel(numbered, lambda item: item[1]()):
             found[number] = failures
+        if len(found) < len(jobs):  # stopping: a change not sent is not done (R7.2, R7.4)
+            raise Stopped
         ordered = [f for number in sorted(found) for f in found[number]]
         firsts = first_failures(len(changes), ordered)
         return [
