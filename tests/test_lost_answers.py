@@ -74,3 +74,16 @@ def test_an_archive_whose_answer_was_lost_is_read_back_next_run(
     assert world.members()["p3@example.nl"].status == "archived"  # done all the same
     world.sync(everyone)  # linked again
     assert world.members()["p3@example.nl"].status == "subscribed"
+
+
+def test_a_request_found_done_when_settled_closes_its_failure(world: World) -> None:
+    """R6.3, R7.4: when the next run finds the request was carried out, its entry is resolved."""
+    base = [person(str(i), f"p{i}@example.nl") for i in range(3)]
+    world.sync(base)
+    added = [person("9", "p9@example.nl")]
+    world.fake.inject(*[Fault.server_error(500, after_processing=True, method="POST")] * 4)
+    assert len(world.sync(base + added).failures) == 1
+    again = world.sync(base + added)
+    assert again.failures == ()
+    with SQLiteStore(world.db) as store:
+        assert [f.person_id for f in store.failures()] == []

@@ -51,6 +51,7 @@ from auditcase_mailchimp._steps import (
     planned_counts,
     record_of,
     sends,
+    settled_failures,
     stale_failures,
     stale_problems,
     start,
@@ -521,6 +522,18 @@ def test_stale_failures_are_those_of_persons_nobody_sends_for_any_more() -> None
     open_ids = ["1", "4", "5", "6", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope()) == ["4", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope(persons=frozenset({"1"}))) == []
+
+
+def test_settled_failures_are_those_of_wanted_persons_with_nothing_to_send() -> None:
+    """R6.3, R7.4: a wanted person the plan leaves alone has what they want: resolved."""
+    jan = Person(
+        person_id="1", kind=CLIENT, christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", correspondence_groups=("Nieuwsbrief",), linked=True,
+    )  # fmt: skip
+    piet = attrs.evolve(jan, person_id="2", contact_email="piet@example.nl")
+    desired = desired_state([jan, piet])
+    resend = Archive(person_id="2", kind=CLIENT, email_address="x@example.nl", status="subscribed")
+    assert settled_failures(["1", "2", "3", "1"], desired, [resend]) == ["1"]
 
 
 def test_idle_unsubscribed_counts_the_r53_persons_nothing_is_sent_for() -> None:

@@ -80,6 +80,7 @@ __all__ = [
     "planned_counts",
     "record_of",
     "sends",
+    "settled_failures",
     "stale_failures",
     "stale_problems",
     "start",
@@ -771,6 +772,28 @@ def stale_failures(
     still |= {p.person_id for p in desired.problems}
     still |= {a.person_id for a in actions}
     return sorted(set(open_ids) - still)
+
+
+def settled_failures(
+    open_ids: Iterable[str], desired: DesiredState, actions: Iterable[Action]
+) -> list[str]:
+    """The wanted persons whose failures worth repeating are settled: nothing is left to send.
+
+    A request that failed without an answer, or with a 500-class one, may have been carried
+    out (R7.4); the next run reads the member back. When the plan then has nothing to do for
+    the person, what they want is in the audience, which is the later success R6.3 speaks of.
+
+    Args:
+        open_ids: The person id of each open entry worth repeating (network, 5xx, 429).
+        desired: This run's desired state.
+        actions: The plan's actions, before the refused ones are left out.
+
+    Returns:
+        The person ids, sorted, each once.
+    """
+    wanted = {p.person_id for p in desired.persons.values()}
+    acted = {a.person_id for a in actions}
+    return sorted((set(open_ids) & wanted) - acted)
 
 
 # --- R6.3: not sending refused data again ------------------------------------------------------

@@ -35,6 +35,7 @@ from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import SENDING_CATEGORIES, Executor, Progress
+from ._failures import RETRYABLE_CATEGORIES
 from ._models import CurrentMember, Person, address_key
 from ._plan import plan_sync
 from ._recover import settle_open
@@ -51,6 +52,7 @@ from ._steps import (
     partial,
     planned_counts,
     sends,
+    settled_failures,
     stale_failures,
     stale_problems,
     too_many,
@@ -375,6 +377,10 @@ def _run(
     gone = stale_failures(open_ids, desired, plan.actions, run.scope)
     if gone:  # R6.3: unlinked or gone, nothing left to send for them
         store.resolve_failures(gone, categories=SENDING_CATEGORIES)
+    retryable = [f.person_id for f in store.failures() if f.category in RETRYABLE_CATEGORIES]
+    done = settled_failures(retryable, desired, plan.actions)
+    if done:  # R6.3, R7.4: found carried out after all; in the audience as wanted
+        store.resolve_failures(done, categories=sorted(RETRYABLE_CATEGORIES))
     unsubscribed = merged(plan.unsubscribed, executor.notices)
     if run.scope.whole:
         store.save_report(unsubscribed, report.conflicts)
