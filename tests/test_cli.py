@@ -474,3 +474,22 @@ def test_a_malformed_list_id_is_a_usage_error_not_another_audience(
         assert code == 2
         assert "--list-id 'no such!': not an audience id" in cli.err
         assert fake.list_id not in cli.err
+
+
+def test_a_dry_run_plan_in_json_names_a_release(cli: Cli, tmp_path: Path) -> None:
+    """R4.5, R7.3: a cleaned member nobody wants is a 'release' in the plan, as its schema says."""
+    import jsonschema  # type: ignore[import-untyped]  # noqa: PLC0415 - a test dependency
+
+    from auditcase_mailchimp._json_out import schema  # noqa: PLC0415
+
+    export = tmp_path / "export.jsonl"
+    write_export(export, BASE)
+    assert cli.sync(export) == 0
+    cli.fake.audience().clean("anna@example.com")
+    write_export(export, [p for p in BASE if p.person_id != "3"])
+    assert cli.sync(export, "--dry-run", "--reconcile", "--json") == 0
+    document = json.loads(cli.out)
+    jsonschema.validate(document, schema("sync"))
+    assert [(a["email_address"], a["action"]) for a in document["plan"]] == [
+        ("anna@example.com", "release")
+    ]

@@ -45,6 +45,7 @@ __all__ = [
     "operation_response",
     "segment_failures",
     "static_tags",
+    "status_in",
     "submit_batch",
 ]
 
@@ -283,6 +284,16 @@ def operation_response(result: Mapping[str, Any]) -> Response:
     )
 
 
+def status_in(response: Response) -> str:
+    """The member status an operation's answer names, ``""`` when it names none."""
+    try:
+        document = json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    status = document.get("status") if isinstance(document, dict) else None
+    return status if isinstance(status, str) else ""
+
+
 def address_change_result(response: Response, email_address: str) -> MemberResult:
     """The result of an address change (``PATCH`` of the old member), as a direct call reads it.
 
@@ -291,15 +302,10 @@ def address_change_result(response: Response, email_address: str) -> MemberResul
         AudienceNotFoundError: No such audience.
     """
     if response.status < 300:  # noqa: PLR2004
-        try:
-            document = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            document = None
-        status = document.get("status") if isinstance(document, dict) else None
         return MemberResult(
             email_address=email_address,
             outcome=MemberOutcome.ADDRESS_CHANGED,
-            status=status if isinstance(status, str) else "",
+            status=status_in(response),
         )
     error = error_from_response(response, audience_level=False)
     if is_fatal(error):

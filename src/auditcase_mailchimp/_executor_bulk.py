@@ -27,6 +27,7 @@ from ._bulk import (
     find_tag,
     operation_response,
     static_tags,
+    status_in,
     submit_batch,
 )
 from ._bulk_rules import (
@@ -389,14 +390,10 @@ def read_result(response: Response, step: Look) -> MemberResult:
         AudienceNotFoundError: No such audience.
     """
     if response.status < 300:  # noqa: PLR2004
-        try:
-            document = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            document = None
-        status = document.get("status") if isinstance(document, dict) else None
-        found = status if isinstance(status, str) else ""
         return MemberResult(
-            email_address=step.email_address, outcome=MemberOutcome.UPDATED, status=found
+            email_address=step.email_address,
+            outcome=MemberOutcome.UPDATED,
+            status=status_in(response),
         )
     if response.status == 404:  # noqa: PLR2004
         return MemberResult(email_address=step.email_address, outcome=MemberOutcome.UPDATED)

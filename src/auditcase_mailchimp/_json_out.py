@@ -20,7 +20,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from ._plan import Adopt, Archive, ChangeAddress, Upsert
+from ._plan import Adopt, Archive, ChangeAddress, Release, Upsert
+from ._report import action_json
 from ._store import Failure, FailureInput, Report
 from ._summary import SyncSummary, address_fault
 from ._sync import SyncReport
@@ -47,30 +48,6 @@ class ErrorOutput:
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _action(action: Upsert | ChangeAddress | Archive | Adopt) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "person_id": action.person_id,
-        "kind": action.kind.value,
-        "email_address": action.email_address,
-    }
-    if isinstance(action, Upsert):
-        data["action"] = (
-            "create" if action.create else ("re-add" if action.send_status else "update")
-        )
-    elif isinstance(action, ChangeAddress):
-        data["action"] = "change_address"
-        data["old_email_address"] = action.old_email_address
-    elif isinstance(action, Archive):
-        data["action"] = "archive"
-    else:
-        data["action"] = "record"
-    if isinstance(action, Upsert | ChangeAddress):
-        data["merge_fields"] = dict(sorted(action.merge_fields.items()))
-        data["tags_add"] = sorted(action.tags_add)
-        data["tags_remove"] = sorted(action.tags_remove)
-    return data
 
 
 def make_converter() -> cattrs.Converter:
@@ -110,8 +87,8 @@ def make_converter() -> cattrs.Converter:
             ),
         ),
     )
-    for kind in (Upsert, ChangeAddress, Archive, Adopt):
-        converter.register_unstructure_hook(kind, _action)
+    for kind in (Upsert, ChangeAddress, Archive, Adopt, Release):
+        converter.register_unstructure_hook(kind, action_json)
     summary = make_dict_unstructure_fn(SyncSummary, converter)
 
     def summary_hook(value: SyncSummary) -> dict[str, Any]:

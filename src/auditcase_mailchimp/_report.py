@@ -11,7 +11,7 @@ from ._plan import Action, Archive, ChangeAddress, Plan, Release, UnsubscribedNo
 from ._source import RowError
 from ._store import FailureInput
 
-__all__ = ["SyncReport"]
+__all__ = ["SyncReport", "action_json"]
 
 
 @attrs.frozen(kw_only=True)
@@ -120,11 +120,11 @@ class SyncReport:
                 }
                 for f in self.failures
             ],
-            **({"plan": [_action_json(a) for a in self.plan.actions]} if self.dry_run else {}),
+            **({"plan": [action_json(a) for a in self.plan.actions]} if self.dry_run else {}),
         }
 
 
-def _action_json(action: Action) -> dict[str, Any]:
+def action_json(action: Action) -> dict[str, Any]:
     """One planned action as JSON, for ``sync --dry-run --json`` (R7.3)."""
     data: dict[str, Any] = {
         "person_id": action.person_id,
