@@ -161,9 +161,12 @@ def error_from_response(response: Response, *, audience_level: bool) -> Mailchim
     )
 
 
-def is_fatal(error: MailchimpAPIError) -> bool:
+def is_fatal(error: Exception) -> bool:
     """Errors that make every request fail: they raise, even from bulk calls (R6.4)."""
-    return error.category in {ErrorCategory.BAD_KEY, ErrorCategory.UNKNOWN_AUDIENCE}
+    return isinstance(error, MailchimpAPIError) and error.category in {
+        ErrorCategory.BAD_KEY,
+        ErrorCategory.UNKNOWN_AUDIENCE,
+    }
 
 
 def to_audience_member(wire: WireMember, tags: Iterable[str] | None = None) -> AudienceMember:

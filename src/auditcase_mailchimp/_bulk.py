@@ -26,11 +26,11 @@ import json
 import logging
 import tarfile
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._answers import address_change_fallback, error_from_response, is_fatal
 from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult
-from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError, UnexpectedResponseError
+from ._errors import ErrorCategory, MailchimpError, UnexpectedResponseError
 
 if TYPE_CHECKING:
     from ._transport import Response
@@ -48,6 +48,8 @@ __all__ = [
     "status_in",
     "submit_batch",
 ]
+
+T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def create_tag(client: MailchimpClient, list_id: str, name: str) -> int:
         document = _document(client, "POST", f"/lists/{list_id}/segments", body=body)
         return int(document["id"])
     except MailchimpError as error:
-        if isinstance(error, MailchimpAPIError) and is_fatal(error):
+        if is_fatal(error):
             raise
         found = find_tag(static_tags(client, list_id), name)
         if found is None:
@@ -122,7 +124,7 @@ def create_tag(client: MailchimpClient, list_id: str, name: str) -> int:
         raise UnexpectedResponseError("the answer creating a tag holds no id") from exc
 
 
-def find_tag(tags: dict[str, int], name: str) -> int | None:
+def find_tag(tags: Mapping[str, T], name: str) -> T | None:
     """A tag's id by its name, exact first, else ignoring case; ``None`` when there is none."""
     if name in tags:
         return tags[name]

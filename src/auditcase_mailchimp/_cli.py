@@ -53,7 +53,7 @@ from ._json_out import (
     sync_output,
 )
 from ._plan import Action, Archive, ChangeAddress, Plan, Release, Upsert
-from ._source import ExportFile
+from ._source import SUFFIXES, ExportFile
 from ._store import SQLiteStore, StoreError, is_refusal
 from ._summary import address_fault, fault_text, render_failures, render_summary, summarise
 from ._sync import sync
@@ -70,11 +70,6 @@ EXIT_USAGE: Final = 2
 EXIT_STOPPED: Final = 3
 #: Ctrl-C before anything was sent (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED: Final = 130
-_FORMATS: Final[dict[str, Literal["csv", "jsonl"]]] = {
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 _DEFINITE_FAULTS: Final = frozenset(
     {"empty", "space", "comma", "semicolon", "no_at", "several_at", "nothing_before_at",
      "nothing_after_at"}
@@ -519,7 +514,7 @@ def _source(ctx: _Context) -> ExportFile:
     """The export, its format from ``--format`` or the file name (never a Python argument)."""
     path = Path(ctx.args.source)
     given: Literal["csv", "jsonl"] | None = ctx.args.format
-    file_format = given or _FORMATS.get(path.suffix.lower())
+    file_format = given or SUFFIXES.get(path.suffix.lower())
     if file_format is None:
         raise _UsageError(
             ctx.tr.gettext(

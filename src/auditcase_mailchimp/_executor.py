@@ -204,7 +204,7 @@ class Executor:
         if phase is Note:  # nothing to send
             self._settle([(step, Answer(), None) for step in steps])
         elif phase is Entry:
-            chunks = [steps[i : i + BATCH_LIMIT] for i in range(0, len(steps), BATCH_LIMIT)]
+            chunks = chunked(steps, BATCH_LIMIT)
             for chunk, ids, results in self._parallel(chunks, self._subscribe, list):
                 answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
                 self._settle(answered, ids)

@@ -84,7 +84,7 @@ class BulkTags:
             try:
                 ids = self._tag_ids(work.added)
             except MailchimpError as error:
-                if isinstance(error, MailchimpAPIError) and is_fatal(error):
+                if is_fatal(error):
                     raise
                 ids = None  # the tags cannot be read: every change goes member by member
             if ids is None:
@@ -109,11 +109,9 @@ class BulkTags:
 
     def _tag_ids(self, added: frozenset[str]) -> dict[str, int | FailureDetail]:
         """The id of each tag; tags to add that do not exist yet are created first."""
-        fresh = self._ids is None
-        if self._ids is None:
-            self._ids = static_tags(self.client, self.list_id)
-        if not fresh and any(find_tag(self._ids, name) is None for name in added):
-            # batch-subscribe entries create the tags they carry, perhaps since the last read
+        # read once per run, and again when a tag to add is missing: batch-subscribe entries
+        # create the tags they carry, perhaps since the last read
+        if self._ids is None or any(find_tag(self._ids, name) is None for name in added):
             self._ids = static_tags(self.client, self.list_id)
         ids: dict[str, int | FailureDetail] = dict(self._ids)
         for name in sorted(added):
@@ -121,7 +119,7 @@ class BulkTags:
                 try:
                     self._ids[name] = ids[name] = create_tag(self.client, self.list_id, name)
                 except MailchimpError as error:
-                    if isinstance(error, MailchimpAPIError) and is_fatal(error):
+                    if is_fatal(error):
                         raise
                     ids[name] = FailureDetail.from_error(error)
         return ids
@@ -139,9 +137,7 @@ class BulkTags:
         self, call: SegmentCall, ids: dict[str, int | FailureDetail]
     ) -> Callable[[], _Found]:
         def job() -> _Found:
-            known = ids.get(call.tag)
-            if known is None:
-                known = next((v for k, v in ids.items() if k.lower() == call.tag.lower()), None)
+            known = find_tag(ids, call.tag)
             every = [*call.add, *call.remove]
             if known is None:  # no such tag: nobody carries it, nothing to remove
                 return []
@@ -277,7 +273,7 @@ class BulkBatches:
         try:
             batch_id = submit_batch(self.client, operations)
         except MailchimpError as error:
-            if isinstance(error, MailchimpAPIError) and is_fatal(error):
+            if is_fatal(error):
                 raise
             detail = FailureDetail.from_error(error)
             return [(step, self._failed(step, detail)) for step in steps], None

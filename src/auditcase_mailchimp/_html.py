@@ -140,8 +140,6 @@ def _person_rows(group: ProblemGroup, tr: gettext.NullTranslations) -> str:
             what = fault_text(line.reason, tr)
         elif line.detail:
             what = line.detail
-        if line.pushed:
-            what = tr.gettext("pushed")
         entry = f"#{line.entry_id}" if line.entry_id is not None else ""
         rows.append(
             f'<tr><td class="opt">{escape(entry)}</td><td>{escape(who(line, tr))}</td>'

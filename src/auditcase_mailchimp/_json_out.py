@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any, Final
 
@@ -20,9 +20,11 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from ._failures import field_errors_json
 from ._plan import Adopt, Archive, ChangeAddress, Release, Upsert
 from ._report import action_json
 from ._store import Failure, FailureInput, Report
+from ._store_values import format_time
 from ._summary import SyncSummary, address_fault
 from ._sync import SyncReport
 
@@ -46,10 +48,6 @@ class ErrorOutput:
     exit_status: int
 
 
-def _time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def make_converter() -> cattrs.Converter:
     """Build the converter for the command line's JSON (never cattrs' global one).
 
@@ -57,7 +55,7 @@ def make_converter() -> cattrs.Converter:
         A converter that unstructures the outputs into JSON-ready values.
     """
     converter = cattrs.Converter()
-    converter.register_unstructure_hook(datetime, _time)
+    converter.register_unstructure_hook(datetime, format_time)
     converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
     failure = make_dict_unstructure_fn(
         Failure,
@@ -82,9 +80,7 @@ def make_converter() -> cattrs.Converter:
             FailureInput,
             converter,
             fingerprint=override(omit=True),
-            field_errors=override(
-                unstruct_hook=lambda errors: [{"field": f, "message": m} for f, m in errors]
-            ),
+            field_errors=override(unstruct_hook=field_errors_json),
         ),
     )
     for kind in (Upsert, ChangeAddress, Archive, Adopt, Release):

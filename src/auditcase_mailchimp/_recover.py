@@ -19,7 +19,7 @@ from ._settle import Settled, intent_keys, read_in_pages, settle
 from ._steps import Keep, Moved
 from ._store import CouplingStore
 
-__all__ = ["settle_open"]
+__all__ = ["as_current", "settle_open"]
 
 _log = logging.getLogger(__name__)
 
@@ -81,8 +81,11 @@ def _read_each(
 
 
 def _current(member: AudienceMember | None) -> CurrentMember | None:
-    if member is None:
-        return None
+    return None if member is None else as_current(member)
+
+
+def as_current(member: AudienceMember) -> CurrentMember:
+    """A member read from Mailchimp as the planner's current state (no coupling record)."""
     return CurrentMember(
         email_address=member.email_address,
         first_name=member.first_name,

@@ -74,6 +74,7 @@ from ._export_wire import (
 from ._models import Person, PersonKind
 
 __all__ = [
+    "SUFFIXES",
     "ExportFile",
     "ExportResult",
     "PersonSource",
@@ -200,7 +201,7 @@ class ExportResult:
 ExportFormat = Literal["csv", "jsonl"]
 
 #: File-name suffixes (lower-cased) and the format they mean.
-_SUFFIXES: Final[Mapping[str, ExportFormat]] = {
+SUFFIXES: Final[Mapping[str, ExportFormat]] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -234,7 +235,7 @@ class ExportFile:
         #: The file.
         self.path = Path(path)
         if file_format is None:
-            found = _SUFFIXES.get(self.path.suffix.lower())
+            found = SUFFIXES.get(self.path.suffix.lower())
             if found is None:
                 raise ConfigurationError(
                     f"cannot tell the format of {self.path.name}: name it .csv or .jsonl, "

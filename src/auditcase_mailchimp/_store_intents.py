@@ -9,32 +9,23 @@ first (:mod:`auditcase_mailchimp._settle`).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
-from ._models import PersonKind
 from ._settle import Intent
 from ._sqlite_base import Database
-from ._store_members import chunks
+from ._store_members import KINDS, chunks, tag_set_json
 
 __all__ = ["IntentLog"]
 
 #: The schema version that records intents.
 _INTENTS_SINCE: Final = 3
-_KINDS: Final = {kind.value: kind for kind in PersonKind}
 _INSERT: Final = (
     "INSERT INTO intent (person_id, kind, step, action, key, old_key, tags_add, tags_remove,"
     " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-@functools.lru_cache(maxsize=1024)
-def tag_set_json(tags: frozenset[str]) -> str:
-    """A tag set as stored: a sorted JSON array; cached, as intents share a few sets."""
-    return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
 
 
 class IntentLog(Database):
@@ -86,7 +77,7 @@ class IntentLog(Database):
             Intent(
                 id=row_id,
                 person_id=person_id,
-                kind=_KINDS[kind],
+                kind=KINDS[kind],
                 step=step,
                 action=action,
                 key=key,

@@ -16,7 +16,7 @@ from ._sqlite_base import Database
 
 __all__ = ["MemberRecords"]
 
-_KINDS: Final = {kind.value: kind for kind in PersonKind}
+KINDS: Final = {kind.value: kind for kind in PersonKind}
 #: Values per ``IN (…)`` of one statement (SQLite allows 999 parameters in every version).
 IDS_PER_STATEMENT: Final = 500
 _COLUMNS: Final = (
@@ -33,14 +33,10 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _tags_json(tags: Iterable[str]) -> str:
-    return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
-
-
 @functools.lru_cache(maxsize=4096)
-def _tag_set_json(tags: frozenset[str]) -> str:
-    """:func:`_tags_json` of a tag set; cached, as members share a few sets."""
-    return _tags_json(tags)
+def tag_set_json(tags: frozenset[str]) -> str:
+    """A tag set as stored: a sorted JSON array; cached, as members share a few sets."""
+    return json.dumps(sorted(tags), ensure_ascii=False, separators=(",", ":"))
 
 
 def check_status(status: object, what: str) -> str:
@@ -63,7 +59,7 @@ def member_row(member: CurrentMember, now: str) -> tuple[object, ...]:
         coupling.kind.value,
         member.first_name,
         member.last_name,
-        _tag_set_json(coupling.tags),
+        tag_set_json(coupling.tags),
         member.status,
         coupling.status_at_archive,
         now,
@@ -132,7 +128,7 @@ class MemberRecords(Database):
 
     def _members(self, rows: list[Any]) -> list[CurrentMember]:
         tag_sets: dict[str, frozenset[str]] = {}
-        kinds = _KINDS
+        kinds = KINDS
         members: list[CurrentMember] = []
         append = members.append
         try:

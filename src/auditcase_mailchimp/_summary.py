@@ -215,7 +215,7 @@ def _kind(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def _problem_line(problem: Problem, entry_ids: dict[tuple[str, str], int]) -> PersonLine:
+def _problem_line(problem: Problem) -> PersonLine:
     reason = (
         address_fault(problem.email_address)
         if problem.category is ProblemCategory.INVALID_ADDRESS
@@ -227,17 +227,13 @@ def _problem_line(problem: Problem, entry_ids: dict[tuple[str, str], int]) -> Pe
         email_address=problem.email_address,
         reason=reason,
         pushed=problem.pushed,
-        entry_id=entry_ids.get((problem.person_id, problem.category.value)),
     )
 
 
-def _failure_line(
-    failure: FailureInput | Failure, entry_ids: dict[tuple[str, str], int]
-) -> PersonLine:
+def _failure_line(failure: FailureInput | Failure) -> PersonLine:
     reason = ""
     if failure.category == ProblemCategory.INVALID_ADDRESS.value:
         reason = address_fault(failure.email_address)
-    entry = failure.id if isinstance(failure, Failure) else None
     return PersonLine(
         person_id=failure.person_id,
         kind=_kind(failure.kind),
@@ -246,7 +242,7 @@ def _failure_line(
         detail="" if failure.category in _PROBLEM_CATEGORIES else _failure_detail(failure),
         pushed=failure.category == ProblemCategory.DUPLICATE_ADDRESS.value
         and failure.detail.endswith("this person is pushed"),
-        entry_id=entry if entry is not None else entry_ids.get((failure.person_id, "")),
+        entry_id=failure.id if isinstance(failure, Failure) else None,
         status=failure.status,
     )
 
@@ -307,7 +303,7 @@ def failure_groups(entries: Sequence[Failure]) -> tuple[ProblemGroup, ...]:
     Returns:
         The groups, what to fix in AuditCase first.
     """
-    return _grouped((e.category, _failure_line(e, {})) for e in entries)
+    return _grouped((e.category, _failure_line(e)) for e in entries)
 
 
 def _notice_line(notice: UnsubscribedNotice) -> PersonLine:
@@ -383,8 +379,8 @@ def summarise(
     lines: list[tuple[str, PersonLine]] = [
         ("unreadable_row", _row_line(e)) for e in report.row_errors
     ]
-    lines += [(p.category.value, _problem_line(p, {})) for p in report.problems]
-    lines += [(f.category, _failure_line(f, {})) for f in report.failures]
+    lines += [(p.category.value, _problem_line(p)) for p in report.problems]
+    lines += [(f.category, _failure_line(f)) for f in report.failures]
     groups = _grouped(lines)
     left_out = {
         (line.kind, line.person_id)

@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from ._client import AudienceMember, MailchimpClient
+from ._client import MailchimpClient
 from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import SENDING_CATEGORIES, Executor, Progress
 from ._failures import RETRYABLE_CATEGORIES
 from ._models import CurrentMember, Person, address_key
-from ._plan import plan_sync
-from ._recover import settle_open
+from ._plan import Action, plan_sync
+from ._recover import as_current, settle_open
 from ._report import SyncReport
 from ._settle import applied
 from ._source import ExportFile, PersonSource
@@ -135,7 +135,7 @@ def sync(
         if dry_run and settled:
             records = applied(records, settled)
         if reconcile:
-            read = [_as_current(m) for m in client.read_members(list_id)]
+            read = [as_current(m) for m in client.read_members(list_id)]
             current = joined(read, records)
         else:
             current = records
@@ -306,16 +306,6 @@ def _run_lock(store: CouplingStore, *, dry_run: bool) -> Iterator[None]:
         yield
 
 
-def _as_current(member: AudienceMember) -> CurrentMember:
-    return CurrentMember(
-        email_address=member.email_address,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        tags=member.tags,
-        status=member.status,
-    )
-
-
 @attrs.frozen(kw_only=True)
 class _Run:
     """Where a run works and what it covers."""
@@ -372,15 +362,7 @@ def _run(
     if report.reconcile:
         store.update_statuses({m.key: m.status for m in current if m.coupling is not None})
     executor.execute(actions)
-    _record_problems(store, desired, run.scope)
-    open_ids = [f.person_id for f in store.failures() if f.category in SENDING_CATEGORIES]
-    gone = stale_failures(open_ids, desired, plan.actions, run.scope)
-    if gone:  # R6.3: unlinked or gone, nothing left to send for them
-        store.resolve_failures(gone, categories=SENDING_CATEGORIES)
-    retryable = [f.person_id for f in store.failures() if f.category in RETRYABLE_CATEGORIES]
-    done = settled_failures(retryable, desired, plan.actions)
-    if done:  # R6.3, R7.4: found carried out after all; in the audience as wanted
-        store.resolve_failures(done, categories=sorted(RETRYABLE_CATEGORIES))
+    _update_overview(store, desired, plan.actions, run.scope)
     unsubscribed = merged(plan.unsubscribed, executor.notices)
     if run.scope.whole:
         store.save_report(unsubscribed, report.conflicts)
@@ -404,12 +386,21 @@ def _counted(report: SyncReport, counts: Mapping[str, int]) -> SyncReport:
     return attrs.evolve(report, **changes)
 
 
-def _record_problems(store: CouplingStore, desired: DesiredState, scope: Scope) -> None:
-    """Problems found before sending go to the failure overview; vanished ones are resolved."""
-    for problem in desired.problems:
+def _update_overview(
+    store: CouplingStore, desired: DesiredState, actions: Sequence[Action], scope: Scope
+) -> None:
+    """After sending: record the problems, resolve what no longer holds (R6.1, R6.3)."""
+    for problem in desired.problems:  # found before sending, into the failure overview
         store.record_failure(FailureInput.from_problem(problem))
-    found = [
-        (f.person_id, f.category) for f in store.failures() if f.category in _PROBLEM_CATEGORIES
-    ]
+    entries = store.failures()  # the open ones, read once for the three rules below
+    found = [(f.person_id, f.category) for f in entries if f.category in _PROBLEM_CATEGORIES]
     for person_id, category in stale_problems(found, desired, scope):
-        store.resolve_failures([person_id], categories=[category])
+        store.resolve_failures([person_id], categories=[category])  # vanished problems
+    open_ids = [f.person_id for f in entries if f.category in SENDING_CATEGORIES]
+    gone = stale_failures(open_ids, desired, actions, scope)
+    if gone:  # R6.3: unlinked or gone, nothing left to send for them
+        store.resolve_failures(gone, categories=SENDING_CATEGORIES)
+    retryable = [f.person_id for f in entries if f.category in RETRYABLE_CATEGORIES]
+    done = settled_failures(retryable, desired, actions)
+    if done:  # R6.3, R7.4: found carried out after all; in the audience as wanted
+        store.resolve_failures(done, categories=sorted(RETRYABLE_CATEGORIES))
