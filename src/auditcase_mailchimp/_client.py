@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ._answers import (
     address_change_fallback,
@@ -97,9 +97,6 @@ if TYPE_CHECKING:
     from ._mailchimp_wire import WireMember, WireMemberPage, WireSubscribeMember
 
 _log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _subscribe_entry(item: UpsertItem) -> WireSubscribeMember:

@@ -244,10 +244,11 @@ class BulkBatches:
                 for batch_id in self.ledger.pending():
                     self._resumed.update(self._wait_and_read(batch_id) or {})
                     self._read.append(batch_id)
-            found = {key: self._resumed.pop(key, None) for key in map(self.operation_id, steps)}
+            keys = [self.operation_id(step) for step in steps]
+            found = {key: self._resumed.pop(key, None) for key in keys}
         done, rest = [], []
-        for step in steps:
-            result = found[self.operation_id(step)]
+        for step, key in zip(steps, keys, strict=True):
+            result = found[key]
             if result is None:
                 rest.append(step)
             else:

@@ -260,7 +260,7 @@ def _push(
         ids = {p.person_id for p in persons} | set(removed)
         records = run.store.load_current_for(ids, keys)
         desired, current = partial(persons, records, removed=removed)
-        given = frozenset({p.person_id for p in persons} | set(removed))
+        given = frozenset(ids)
         start = SyncReport(
             dry_run=False,
             reconcile=False,
