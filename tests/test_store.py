@@ -439,6 +439,29 @@ def test_refused_lists_what_mailchimp_refused(store: SQLiteStore) -> None:
     assert store.refused() == {"1": "a", "2": "fp-1"}
 
 
+def test_the_failures_of_some_persons_are_read_by_index(store: SQLiteStore, db: Path) -> None:
+    """Issue 8.4, R6.3: a push reads only its persons' entries, in id order, in slices of 500."""
+    for i in range(1200):
+        store.record_failure(_failure(str(i % 600), fingerprint=f"f{i}", title=f"t{i}"))
+    store.dismiss([1])
+    store.resolve_failures(["2"])
+    asked = [str(i) for i in range(600, 0, -1)]  # more than one statement takes, any order
+    entries = store.failures(person_ids=asked)
+    assert [e.id for e in entries] == [e.id for e in store.failures() if e.person_id in asked]
+    assert len(entries) == 2 * 599 - 2  # person 0 not asked; 1's first dismissed; 2 resolved
+    assert store.refused(person_ids=["1", "2", "3", "9999"]) == {"1": "f601", "3": "f603"}
+    assert store.refused(person_ids=[]) == {}
+    assert {e.person_id for e in store.failures(include_closed=True, person_ids=["2"])} == {"2"}
+    raw = sqlite3.connect(db)
+    plan = raw.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM failure WHERE resolved = 0 AND dismissed = 0"
+        " AND person_id IN (?, ?)",
+        ("1", "2"),
+    ).fetchall()
+    raw.close()
+    assert "SCAN" not in " ".join(str(row[-1]) for row in plan)
+
+
 def test_a_dismissed_refusal_still_holds_the_person_back(store: SQLiteStore) -> None:
     """R6.3: dismissing hides an entry; the same data is still not re-sent (--retry-failed is)."""
     failure_id = store.record_failure(_failure("1", fingerprint="a"))

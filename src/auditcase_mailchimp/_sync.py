@@ -329,7 +329,8 @@ def _run(
     store = run.store
     plan = plan_sync(current, desired)
     run.progress("plan", len(plan.actions), len(plan.actions))
-    actions, skipped = without_refused(plan.actions, {} if retry_failed else store.refused())
+    refused = {} if retry_failed else store.refused(person_ids=run.scope.persons)
+    actions, skipped = without_refused(plan.actions, refused)
     removals, managed = mass_archive(actions, current)
     blocked = not allow_mass_archive and too_many(removals, managed)
     report = _counted(
@@ -392,7 +393,8 @@ def _update_overview(
     """After sending: record the problems, resolve what no longer holds (R6.1, R6.3)."""
     for problem in desired.problems:  # found before sending, into the failure overview
         store.record_failure(FailureInput.from_problem(problem))
-    entries = store.failures()  # the open ones, read once for the three rules below
+    # The open ones, read once for the three rules below; a push reads its persons' only.
+    entries = store.failures(person_ids=scope.persons)
     found = [(f.person_id, f.category) for f in entries if f.category in _PROBLEM_CATEGORIES]
     for person_id, category in stale_problems(found, desired, scope):
         store.resolve_failures([person_id], categories=[category])  # vanished problems
