@@ -32,13 +32,11 @@ class BatchRecords(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        if self.schema_version < _BATCHES_SINCE:
-            return []  # an older file opened read-only: nothing was recorded
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id FROM pending_batch WHERE list_id = ? ORDER BY submitted_at, id",
-                (list_id,),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT id FROM pending_batch WHERE list_id = ? ORDER BY submitted_at, id",
+            (list_id,),
+            since=_BATCHES_SINCE,
+        )
         return [str(row[0]) for row in rows]
 
     def remember_batch(self, list_id: str, batch_id: str) -> None:

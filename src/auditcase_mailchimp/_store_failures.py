@@ -10,8 +10,7 @@ from typing import Any, Final
 
 from ._failures import Failure, FailureInput, failure_from_row, field_errors_json, is_refusal
 from ._models import address_key
-from ._sqlite_base import Database
-from ._store_members import chunks
+from ._sqlite_base import Database, chunks, rows_in
 
 __all__ = ["FailureLog", "erase"]
 
@@ -230,13 +229,10 @@ class FailureLog(Database):
     ) -> list[Any]:
         """The rows (``id`` first) of the entries ``where`` holds, of these persons; by id."""
         select = f"SELECT {columns} FROM failure WHERE {where}"  # noqa: S608 - constant text
+        if person_ids is None:
+            return self._rows(f"{select} ORDER BY id")
         with self._reading() as conn:
-            if person_ids is None:
-                return conn.execute(f"{select} ORDER BY id").fetchall()
-            rows: list[Any] = []
-            for chunk in chunks(sorted(set(person_ids))):
-                marks = ", ".join("?" * len(chunk))
-                rows += conn.execute(f"{select} AND person_id IN ({marks})", chunk).fetchall()
+            rows = rows_in(conn, select + " AND person_id IN ({})", sorted(set(person_ids)))
         return sorted(rows, key=lambda row: int(row[0]))
 
     def _erase_failures(self, conn: sqlite3.Connection, erased: str) -> None:
