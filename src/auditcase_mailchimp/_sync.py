@@ -142,13 +142,8 @@ def sync(
         desired = desired_state(persons, owners=store.owners())
         present = {p.person_id for p in persons}
         desired, held = hold(desired, (e.person_id for e in row_errors), present, current)
-        start = SyncReport(
-            dry_run=dry_run,
-            reconcile=reconcile,
-            persons_read=len(persons),
-            persons_linked=sum(1 for p in persons if p.linked),
-            removals_held=held,
-            row_errors=row_errors,
+        start = _started(
+            persons, dry_run=dry_run, reconcile=reconcile, removals_held=held, row_errors=row_errors
         )
         return _run(
             desired,
@@ -261,12 +256,7 @@ def _push(
         records = run.store.load_current_for(ids, keys)
         desired, current = partial(persons, records, removed=removed)
         given = frozenset(ids)
-        start = SyncReport(
-            dry_run=False,
-            reconcile=False,
-            persons_read=len(persons),
-            persons_linked=sum(1 for p in persons if p.linked),
-        )
+        start = _started(persons, dry_run=False, reconcile=False)
         return _run(
             desired,
             current,
@@ -275,6 +265,12 @@ def _push(
             retry_failed=retry_failed,
             allow_mass_archive=True,
         )
+
+
+def _started(persons: Sequence[Person], **fields: Any) -> SyncReport:
+    """The report as a run starts: the persons read and, of those, the linked ones."""
+    linked = sum(1 for p in persons if p.linked)
+    return SyncReport(persons_read=len(persons), persons_linked=linked, **fields)
 
 
 def _check_bound(store: CouplingStore, list_id: str) -> None:
