@@ -112,7 +112,7 @@ def test_a_version_2_database_migrates_to_schema_3(db: Path) -> None:
         with pytest.raises(StoreError):
             old.record_intents([_intent("a@x.nl")])
     with SQLiteStore(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION >= 3
         assert store.open_intents() == []
 
 

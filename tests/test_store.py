@@ -439,6 +439,29 @@ def test_refused_lists_what_mailchimp_refused(store: SQLiteStore) -> None:
     assert store.refused() == {"1": "a", "2": "fp-1"}
 
 
+def test_the_failures_of_some_persons_are_read_by_index(store: SQLiteStore, db: Path) -> None:
+    """Issue 8.4, R6.3: a push reads only its persons' entries, in id order, in slices of 500."""
+    for i in range(1200):
+        store.record_failure(_failure(str(i % 600), fingerprint=f"f{i}", title=f"t{i}"))
+    store.dismiss([1])
+    store.resolve_failures(["2"])
+    asked = [str(i) for i in range(600, 0, -1)]  # more than one statement takes, any order
+    entries = store.failures(person_ids=asked)
+    assert [e.id for e in entries] == [e.id for e in store.failures() if e.person_id in asked]
+    assert len(entries) == 2 * 599 - 2  # person 0 not asked; 1's first dismissed; 2 resolved
+    assert store.refused(person_ids=["1", "2", "3", "9999"]) == {"1": "f601", "3": "f603"}
+    assert store.refused(person_ids=[]) == {}
+    assert {e.person_id for e in store.failures(include_closed=True, person_ids=["2"])} == {"2"}
+    raw = sqlite3.connect(db)
+    plan = raw.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM failure WHERE resolved = 0 AND dismissed = 0"
+        " AND person_id IN (?, ?)",
+        ("1", "2"),
+    ).fetchall()
+    raw.close()
+    assert "SCAN" not in " ".join(str(row[-1]) for row in plan)
+
+
 def test_a_dismissed_refusal_still_holds_the_person_back(store: SQLiteStore) -> None:
     """R6.3: dismissing hides an entry; the same data is still not re-sent (--retry-failed is)."""
     failure_id = store.record_failure(_failure("1", fingerprint="a"))
@@ -610,11 +633,18 @@ def test_the_schema_and_pragmas(store: SQLiteStore, db: Path) -> None:
 
 def test_released_migration_steps_never_change() -> None:
     """Migrations: a released step is frozen; change the schema by appending a step."""
-    digest = hashlib.sha256("\n".join(_schema.MIGRATIONS[0]).encode()).hexdigest()
-    assert digest == _V1_DIGEST
+    digests = [hashlib.sha256("\n".join(step).encode()).hexdigest() for step in _schema.MIGRATIONS]
+    assert digests[: len(_RELEASED_DIGESTS)] == _RELEASED_DIGESTS
 
 
-_V1_DIGEST = "41f866d2803b63e783eec467e277792d627b57bc90e9edb61951bf6a29a8c83c"
+#: One digest per step: version 1 (records, failures, report, runs), 2 (audience, per-person
+#: index), 3 (intents, R7.4), 4 (pending batches, R7.2).
+_RELEASED_DIGESTS = [
+    "41f866d2803b63e783eec467e277792d627b57bc90e9edb61951bf6a29a8c83c",
+    "3e4c935cabae44c4c8192e528f043b61183264c438aa1194488b1cb19d92bcea",
+    "ebbe2ea8fe263b3a8430cdc137b99e32b171b8b552b0f1fa9981845c0943ce9c",
+    "2d98f1035aeafd4c57625a2711d561e06d73683a9f62c9314bab92f07f2c9c10",
+]
 
 
 def _version_1_database(path: Path) -> None:

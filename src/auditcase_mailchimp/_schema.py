@@ -159,8 +159,22 @@ _VERSION_3: Final = (
         """,
 )
 
+#: Version 4: the ``/batches`` a run submitted and has not read yet (R7.2): a run killed while
+#: Mailchimp works on a batch polls the same batch again instead of sending its operations
+#: twice. ``IF NOT EXISTS``: a schema-3 database written before this step may hold the table
+#: already (the batch ledger created it on first use); its entries stay.
+_VERSION_4: Final = (
+    """
+        CREATE TABLE IF NOT EXISTS pending_batch (
+            id TEXT PRIMARY KEY NOT NULL CHECK (typeof(id) = 'text' AND id <> ''),
+            list_id TEXT NOT NULL,
+            submitted_at TEXT NOT NULL
+        )
+        """,
+)
+
 #: The schema, one migration step per version.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2, _VERSION_3, _VERSION_4)
 
 #: The schema version this library writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -13,20 +13,44 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Final, Self
 
 from . import _schema
 from ._errors import StoreError
 from ._lock import RunLock
 from ._store_values import format_time, utc_now
 
-__all__ = ["Database", "read_only_uri"]
+__all__ = ["IDS_PER_STATEMENT", "Database", "chunks", "read_only_uri", "rows_in"]
 
 _MEMORY: str = ":memory:"
+#: Values per ``IN (…)`` of one statement (SQLite allows 999 parameters in every version).
+IDS_PER_STATEMENT: Final = 500
+
+
+def chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``values`` in slices small enough for one statement's parameters."""
+    return (values[i : i + IDS_PER_STATEMENT] for i in range(0, len(values), IDS_PER_STATEMENT))
+
+
+def rows_in(conn: sqlite3.Connection, select: str, values: Sequence[str]) -> list[Any]:
+    """The rows of ``select`` for ``values``, one statement per slice of them.
+
+    Args:
+        conn: The connection, inside a transaction (all slices read one snapshot).
+        select: A query whose one ``{}`` is the list of an ``IN ({})``.
+        values: The values of that list, any number of them.
+
+    Returns:
+        The rows of every slice, in the order the slices were read.
+    """
+    rows: list[Any] = []
+    for chunk in chunks(values):
+        rows += conn.execute(select.format(", ".join("?" * len(chunk))), chunk).fetchall()
+    return rows
 
 
 def read_only_uri(path: str, *, writable: bool, wal: bool = False) -> str:
@@ -188,6 +212,13 @@ class Database:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("the store's clock must return an aware datetime")
         return format_time(now)
+
+    def _rows(self, sql: str, params: Sequence[object] = (), *, since: int = 1) -> list[Any]:
+        """The rows of one query; none from a file older than schema ``since`` (read-only)."""
+        if self._version < since:
+            return []  # an older file opened read-only: its table does not exist yet
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:

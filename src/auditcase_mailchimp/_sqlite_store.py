@@ -2,7 +2,8 @@
 
 :class:`SQLiteStore` joins the parts that each own some tables: the coupling records and the
 audience binding (:mod:`._store_members`), the failure overview (:mod:`._store_failures`), the
-report and the runs (:mod:`._store_report`), over the shared connection
+report and the runs (:mod:`._store_report`), the intents (:mod:`._store_intents`), the
+batches not yet read (:mod:`._store_batches`), over the shared connection
 (:mod:`._sqlite_base`), the schema (:mod:`._schema`) and the run lock (:mod:`._lock`).
 """
 
@@ -13,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from ._models import address_key
+from ._store_batches import BatchRecords
 from ._store_failures import FailureLog
 from ._store_intents import IntentLog
 from ._store_members import MemberRecords
@@ -21,7 +23,7 @@ from ._store_report import ReportAndRuns
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns, IntentLog):
+class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns, IntentLog, BatchRecords):
     """The coupling database in one SQLite file; the default coupling store.
 
     Opening creates the file (mode ``0600``) when it is missing and brings its schema up to

@@ -120,12 +120,14 @@ class CouplingStore(Protocol):
         """Mark the unresolved failures of these persons resolved (R6.3); return how many."""
         ...
 
-    def failures(self, *, include_closed: bool = False) -> list[Failure]:
-        """The open entries, or every entry, ordered by id."""
+    def failures(
+        self, *, include_closed: bool = False, person_ids: Collection[str] | None = None
+    ) -> list[Failure]:
+        """The open entries, or every entry, ordered by id; only these persons' when given."""
         ...
 
-    def refused(self) -> dict[str, str]:
-        """Person id to fingerprint of the unresolved refusals (R6.3)."""
+    def refused(self, *, person_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Person id to fingerprint of the unresolved refusals (R6.3); these persons' if given."""
         ...
 
     def save_report(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Collection, Iterable
+from typing import Any, Final
 
 from ._failures import Failure, FailureInput, failure_from_row, field_errors_json, is_refusal
 from ._models import address_key
-from ._sqlite_base import Database
-from ._store_members import chunks
+from ._sqlite_base import Database, chunks, rows_in
 
 __all__ = ["FailureLog", "erase"]
 
@@ -172,11 +171,15 @@ class FailureLog(Database):
                     )
         return found
 
-    def failures(self, *, include_closed: bool = False) -> list[Failure]:
+    def failures(
+        self, *, include_closed: bool = False, person_ids: Collection[str] | None = None
+    ) -> list[Failure]:
         """Return the failure overview (R6.2), ordered by id.
 
         Args:
             include_closed: Also return resolved and dismissed entries (``failures --all``).
+            person_ids: Only the entries of these persons (a push reads its own persons'
+                open entries through an index); every person's by default.
 
         Returns:
             The open entries, or every entry.
@@ -184,14 +187,12 @@ class FailureLog(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        with self._reading() as conn:
-            where = "" if include_closed else " WHERE resolved = 0 AND dismissed = 0"
-            rows = conn.execute(
-                f"SELECT {_FAILURE_COLUMNS} FROM failure{where} ORDER BY id"  # noqa: S608 - constant text
-            ).fetchall()
-        return [failure_from_row(row) for row in rows]
+        where = "1" if include_closed else "resolved = 0 AND dismissed = 0"
+        return [
+            failure_from_row(row) for row in self._failure_rows(_FAILURE_COLUMNS, where, person_ids)
+        ]
 
-    def refused(self) -> dict[str, str]:
+    def refused(self, *, person_ids: Collection[str] | None = None) -> dict[str, str]:
         """Return the persons Mailchimp refused and what was sent then (R6.3).
 
         A refusal is an unresolved entry for which :func:`is_refusal` holds: a 400-class
@@ -202,22 +203,37 @@ class FailureLog(Database):
         fingerprint are left out: without one nobody can tell whether the data changed.
         The runner does not re-send a person whose fingerprint is still the same.
 
+        Args:
+            person_ids: Only these persons' refusals (read through an index); every person's
+                by default.
+
         Returns:
             Person id to the fingerprint of their latest refusal.
 
         Raises:
             StoreError: The database cannot be read.
         """
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT person_id, fingerprint, status, category FROM failure"
-                " WHERE resolved = 0 AND fingerprint IS NOT NULL ORDER BY id"
-            ).fetchall()
+        rows = self._failure_rows(
+            "id, person_id, fingerprint, status, category",
+            "resolved = 0 AND fingerprint IS NOT NULL",
+            person_ids,
+        )
         return {
             person_id: fingerprint
-            for person_id, fingerprint, status, category in rows
+            for _id, person_id, fingerprint, status, category in rows
             if is_refusal(status, category)
         }
+
+    def _failure_rows(
+        self, columns: str, where: str, person_ids: Collection[str] | None
+    ) -> list[Any]:
+        """The rows (``id`` first) of the entries ``where`` holds, of these persons; by id."""
+        select = f"SELECT {columns} FROM failure WHERE {where}"  # noqa: S608 - constant text
+        if person_ids is None:
+            return self._rows(f"{select} ORDER BY id")
+        with self._reading() as conn:
+            rows = rows_in(conn, select + " AND person_id IN ({})", sorted(set(person_ids)))
+        return sorted(rows, key=lambda row: int(row[0]))
 
     def _erase_failures(self, conn: sqlite3.Connection, erased: str) -> None:
         """Blank an erased address in every entry, keeping the entries (R9.5)."""

@@ -15,8 +15,8 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
 from ._settle import Intent
-from ._sqlite_base import Database
-from ._store_members import KINDS, chunks, tag_set_json
+from ._sqlite_base import Database, chunks
+from ._store_members import KINDS, tag_set_json
 
 __all__ = ["IntentLog"]
 
@@ -66,13 +66,11 @@ class IntentLog(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        if self.schema_version < _INTENTS_SINCE:
-            return []  # an older file opened read-only: nothing was recorded
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id, person_id, kind, step, action, key, old_key, tags_add, tags_remove,"
-                " status FROM intent ORDER BY id"
-            ).fetchall()
+        rows = self._rows(
+            "SELECT id, person_id, kind, step, action, key, old_key, tags_add, tags_remove,"
+            " status FROM intent ORDER BY id",
+            since=_INTENTS_SINCE,
+        )
         return [
             Intent(
                 id=row_id,

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from ._errors import AudienceMismatchError, StoreError
 from ._models import MEMBER_STATUSES, Coupling, CurrentMember, PersonKind, address_key
-from ._sqlite_base import Database
+from ._sqlite_base import Database, rows_in
 
 __all__ = ["MemberRecords"]
 
 KINDS: Final = {kind.value: kind for kind in PersonKind}
-#: Values per ``IN (…)`` of one statement (SQLite allows 999 parameters in every version).
-IDS_PER_STATEMENT: Final = 500
 _COLUMNS: Final = (
     "email_address, first_name, last_name, tags, status, person_id, kind, status_at_archive"
 )
@@ -66,11 +64,6 @@ def member_row(member: CurrentMember, now: str) -> tuple[object, ...]:
     )
 
 
-def chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    """``values`` in slices small enough for one statement's parameters."""
-    return (values[i : i + IDS_PER_STATEMENT] for i in range(0, len(values), IDS_PER_STATEMENT))
-
-
 class MemberRecords(Database):
     """The coupling records and the audience binding of an SQLite coupling store."""
 
@@ -89,9 +82,7 @@ class MemberRecords(Database):
         """
         # The rows passed the schema's checks when written: the frozen values are built
         # directly, skipping their validators.
-        with self._reading() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM member ORDER BY key").fetchall()  # noqa: S608 - constant columns
-        return self._members(rows)
+        return self._members(self._rows(f"SELECT {_COLUMNS} FROM member ORDER BY key"))  # noqa: S608 - constant columns
 
     def load_current_for(
         self, person_ids: Collection[str], keys: Collection[str]
@@ -114,16 +105,11 @@ class MemberRecords(Database):
         """
         ids = list(dict.fromkeys(person_ids))
         lowered = list(dict.fromkeys(address_key(key) for key in keys))
-        rows: dict[str, Any] = {}
-        with self._reading() as conn:
-            for column, values in (("person_id", ids), ("key", lowered)):
-                for chunk in chunks(values):
-                    marks = ", ".join("?" * len(chunk))
-                    for key, *row in conn.execute(
-                        f"SELECT key, {_COLUMNS} FROM member WHERE {column} IN ({marks})",  # noqa: S608 - constant columns, placeholders only
-                        chunk,
-                    ):
-                        rows[key] = row
+        select = f"SELECT key, {_COLUMNS} FROM member WHERE "  # noqa: S608 - constant columns
+        with self._reading() as conn:  # one snapshot for both lookups, placeholders only
+            found = rows_in(conn, select + "person_id IN ({})", ids)
+            found += rows_in(conn, select + "key IN ({})", lowered)
+        rows = {key: row for key, *row in found}
         return self._members([rows[key] for key in sorted(rows)])
 
     def _members(self, rows: list[Any]) -> list[CurrentMember]:
@@ -162,10 +148,7 @@ class MemberRecords(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        with self._reading() as conn:
-            return dict(
-                conn.execute("SELECT key, person_id FROM member WHERE status <> 'archived'")
-            )
+        return dict(self._rows("SELECT key, person_id FROM member WHERE status <> 'archived'"))
 
     def record_members(self, members: Sequence[CurrentMember]) -> None:
         """Insert or replace the records of members Mailchimp confirmed, in one transaction.
@@ -269,11 +252,8 @@ class MemberRecords(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        if self.schema_version < _AUDIENCE_SINCE:
-            return None  # an older file opened read-only: nothing recorded yet
-        with self._reading() as conn:
-            row = conn.execute("SELECT list_id FROM audience WHERE id = 1").fetchone()
-        return None if row is None else str(row[0])
+        rows = self._rows("SELECT list_id FROM audience WHERE id = 1", since=_AUDIENCE_SINCE)
+        return str(rows[0][0]) if rows else None
 
     def bind_audience(self, list_id: str) -> None:
         """Record the audience the database belongs to, or check it is the one recorded (R4.6).

@@ -181,12 +181,11 @@ class ReportAndRuns(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id, started_at, finished_at, dry_run, reconcile, outcome, counts"
-                " FROM run ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT id, started_at, finished_at, dry_run, reconcile, outcome, counts"
+            " FROM run ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [
             RunRecord(
                 id=id_,

@@ -142,13 +142,8 @@ def sync(
         desired = desired_state(persons, owners=store.owners())
         present = {p.person_id for p in persons}
         desired, held = hold(desired, (e.person_id for e in row_errors), present, current)
-        start = SyncReport(
-            dry_run=dry_run,
-            reconcile=reconcile,
-            persons_read=len(persons),
-            persons_linked=sum(1 for p in persons if p.linked),
-            removals_held=held,
-            row_errors=row_errors,
+        start = _started(
+            persons, dry_run=dry_run, reconcile=reconcile, removals_held=held, row_errors=row_errors
         )
         return _run(
             desired,
@@ -261,12 +256,7 @@ def _push(
         records = run.store.load_current_for(ids, keys)
         desired, current = partial(persons, records, removed=removed)
         given = frozenset(ids)
-        start = SyncReport(
-            dry_run=False,
-            reconcile=False,
-            persons_read=len(persons),
-            persons_linked=sum(1 for p in persons if p.linked),
-        )
+        start = _started(persons, dry_run=False, reconcile=False)
         return _run(
             desired,
             current,
@@ -275,6 +265,12 @@ def _push(
             retry_failed=retry_failed,
             allow_mass_archive=True,
         )
+
+
+def _started(persons: Sequence[Person], **fields: Any) -> SyncReport:
+    """The report as a run starts: the persons read and, of those, the linked ones."""
+    linked = sum(1 for p in persons if p.linked)
+    return SyncReport(persons_read=len(persons), persons_linked=linked, **fields)
 
 
 def _check_bound(store: CouplingStore, list_id: str) -> None:
@@ -329,7 +325,8 @@ def _run(
     store = run.store
     plan = plan_sync(current, desired)
     run.progress("plan", len(plan.actions), len(plan.actions))
-    actions, skipped = without_refused(plan.actions, {} if retry_failed else store.refused())
+    refused = {} if retry_failed else store.refused(person_ids=run.scope.persons)
+    actions, skipped = without_refused(plan.actions, refused)
     removals, managed = mass_archive(actions, current)
     blocked = not allow_mass_archive and too_many(removals, managed)
     report = _counted(
@@ -392,7 +389,8 @@ def _update_overview(
     """After sending: record the problems, resolve what no longer holds (R6.1, R6.3)."""
     for problem in desired.problems:  # found before sending, into the failure overview
         store.record_failure(FailureInput.from_problem(problem))
-    entries = store.failures()  # the open ones, read once for the three rules below
+    # The open ones, read once for the three rules below; a push reads its persons' only.
+    entries = store.failures(person_ids=scope.persons)
     found = [(f.person_id, f.category) for f in entries if f.category in _PROBLEM_CATEGORIES]
     for person_id, category in stale_problems(found, desired, scope):
         store.resolve_failures([person_id], categories=[category])  # vanished problems
