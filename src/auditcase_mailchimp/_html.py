@@ -15,17 +15,8 @@ from html import escape
 from typing import Final
 
 from ._store import Failure, Report, RunRecord
-from ._summary import (
-    PersonLine,
-    ProblemGroup,
-    failure_groups,
-    fault_text,
-    group_title,
-    kind_label,
-    status_text,
-    unsubscribed_lines,
-    who,
-)
+from ._summary import PersonLine, ProblemGroup, failure_groups, unsubscribed_lines
+from ._summary_text import fault_text, group_title, kind_label, status_text, who
 
 __all__ = ["render_html"]
 

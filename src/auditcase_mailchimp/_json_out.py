@@ -22,11 +22,10 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._failures import field_errors_json
 from ._plan import Adopt, Archive, ChangeAddress, Release, Upsert
-from ._report import action_json
+from ._report import SyncReport, action_json
 from ._store import Failure, FailureInput, Report
 from ._store_values import format_time
 from ._summary import SyncSummary, address_fault
-from ._sync import SyncReport
 
 __all__ = ["ErrorOutput", "dumps", "make_converter", "schema", "sync_output"]
 
