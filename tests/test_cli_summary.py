@@ -416,6 +416,17 @@ def test_sync_output_of_a_built_report_validates() -> None:
     assert "6 problems to fix:" in render_summary(summary, EN)  # and one failure
 
 
+def test_report_to_json_tells_the_details_as_sync_json_does() -> None:
+    """R9.1, issue 8.6: SyncReport.to_json and ``sync --json`` come from one converter."""
+    report = _report(dry_run=True)
+    document = json.loads(json.dumps(report.to_json()))
+    printed = sync_output(summarise(report, duration_seconds=0, command=COMMAND), report)
+    for key in ("problem_details", "row_error_details", "failure_details", "plan"):
+        assert document[key] == printed[key]
+    assert (document["problems"], document["row_errors"], document["failures"]) == (4, 1, 1)
+    assert (document["created"], document["persons_read"], document["ok"]) == (44, 65, False)
+
+
 def test_a_mass_archive_stop_names_the_flag() -> None:
     """R7.5, R9.6: MassArchiveError is an error object naming the count and --allow-mass-archive."""
     ctx = Context(argparse.Namespace(), {}, SafeStream(io.StringIO()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
@@ -18,9 +19,9 @@ from ._cli_context import (
 from ._client import MemberOutcome
 from ._errors import AudienceMismatchError, InvalidInputError
 from ._json_out import dumps, failures_output, report_output
-from ._store import SQLiteStore, is_refusal
-from ._summary import address_fault
-from ._summary_text import fault_text, kind_label, render_failures, status_text
+from ._store import Failure, Report, SQLiteStore, is_refusal
+from ._summary import address_fault, by_address, conflict_lines, unsubscribed_lines
+from ._summary_text import fault_text, marked, render_failures, status_text, who
 
 __all__ = ["run_erase", "run_failures", "run_report"]
 
@@ -54,34 +55,47 @@ def run_failures(ctx: Context) -> int:
                 return EXIT_FAILURES
             return EXIT_OK
         entries = store.failures(include_closed=args.all)
-        if args.html:
-            _write_html(ctx, store, Path(args.html))
+        if args.html:  # the page shows the open entries, which these hold
+            _write_html(ctx, store, Path(args.html), entries, store.load_report())
     refusals = sum(1 for e in entries if e.is_open and is_refusal(e.status, e.category))
     code = EXIT_FAILURES if args.fail_on_open_refusals and refusals else EXIT_OK
-    if args.json:
-        ctx.out.line(dumps(failures_output(entries)))
-        return code
-    if args.html:
-        ctx.out.line(tr.gettext("wrote {path}").format(path=args.html))
+    if _printed_json_or_html(ctx, lambda: failures_output(entries)):
         return code
     for line in render_failures(entries, tr, include_closed=args.all):
         ctx.out.line(line)
     return code
 
 
-def _write_html(ctx: Context, store: SQLiteStore, path: Path) -> None:
+def _write_html(
+    ctx: Context,
+    store: SQLiteStore,
+    path: Path,
+    entries: Sequence[Failure],
+    report: Report,
+) -> None:
+    """Write the HTML page (``--html``) from what the command has read already."""
     from ._html import render_html  # noqa: PLC0415 - only the HTML commands need it
 
-    language = "nl" if ctx.tr.gettext("client") != "client" else "en"
     page = render_html(
-        entries=store.failures(),
-        report=store.load_report(),
+        entries=entries,
+        report=report,
         runs=store.runs(),
         generated_at=datetime.now(UTC),
         tr=ctx.tr,
-        language=language,
+        language=ctx.language,
     )
     path.write_text(page, encoding="utf-8")
+
+
+def _printed_json_or_html(ctx: Context, document: Callable[[], object]) -> bool:
+    """Print the ``--json`` document, or that the ``--html`` page was written; tell if done."""
+    if ctx.args.json:
+        ctx.out.line(dumps(document()))
+        return True
+    if ctx.args.html:
+        ctx.out.line(ctx.tr.gettext("wrote {path}").format(path=ctx.args.html))
+        return True
+    return False
 
 
 def run_report(ctx: Context) -> int:
@@ -90,37 +104,21 @@ def run_report(ctx: Context) -> int:
     with open_existing(ctx, args.db) as store:
         report = store.load_report()
         if args.html:
-            _write_html(ctx, store, Path(args.html))
-    if args.json:
-        ctx.out.line(dumps(report_output(report)))
-        return EXIT_OK
-    if args.html:
-        ctx.out.line(tr.gettext("wrote {path}").format(path=args.html))
+            _write_html(ctx, store, Path(args.html), store.failures(), report)
+    if _printed_json_or_html(ctx, lambda: report_output(report)):
         return EXIT_OK
     ctx.out.line(
         tr.gettext("Unsubscribed or bounced in Mailchimp, still linked in AuditCase (R5.3):")
     )
-    for notice in report.unsubscribed:
-        ctx.out.line(
-            f"  {kind_label(notice.kind.value, tr)} {notice.person_id}: {notice.email_address} "
-            f"({status_text(notice.status, tr)})"
-        )
+    for line in unsubscribed_lines(report.unsubscribed):
+        ctx.out.line(f"  {who(line, tr)}: {line.email_address} ({status_text(line.reason, tr)})")
     if not report.unsubscribed:
         ctx.out.line("  " + tr.gettext("none"))
     ctx.out.line(
         tr.gettext("Several linked persons with one e-mail address (R3): unlink all but one:")
     )
-    by_address: dict[str, list[str]] = {}
-    shown: dict[str, str] = {}
-    for problem in report.conflicts:
-        key = problem.email_address.lower()
-        shown.setdefault(key, problem.email_address)
-        label = f"{kind_label(problem.kind.value, tr)} {problem.person_id}"
-        if problem.pushed:
-            label += f" ({tr.gettext('pushed')})"
-        by_address.setdefault(key, []).append(label)
-    for key, labels in sorted(by_address.items()):
-        ctx.out.line(f"  {shown[key]}: {', '.join(labels)}")
+    for address, persons in by_address(conflict_lines(report.conflicts)):
+        ctx.out.line(f"  {address}: {', '.join(marked(p, tr) for p in persons)}")
     if not report.conflicts:
         ctx.out.line("  " + tr.gettext("none"))
     return EXIT_OK

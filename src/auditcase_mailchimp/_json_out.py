@@ -21,13 +21,21 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._failures import field_errors_json
-from ._plan import Adopt, Archive, ChangeAddress, Release, Upsert
-from ._report import SyncReport, action_json
+from ._plan import Action, Adopt, Archive, ChangeAddress, Release, Upsert
+from ._report import SyncReport
 from ._store import Failure, FailureInput, Report
 from ._store_values import format_time
 from ._summary import SyncSummary, address_fault
 
-__all__ = ["ErrorOutput", "dumps", "make_converter", "schema", "sync_output"]
+__all__ = [
+    "ErrorOutput",
+    "action_json",
+    "dumps",
+    "make_converter",
+    "schema",
+    "sync_output",
+    "sync_report_output",
+]
 
 #: The outputs that have a schema.
 SCHEMAS: Final = ("sync", "failures", "report", "error")
@@ -47,6 +55,33 @@ class ErrorOutput:
     exit_status: int
 
 
+def action_json(action: Action) -> dict[str, Any]:
+    """One planned action as JSON, for ``sync --dry-run --json`` (R7.3)."""
+    data: dict[str, Any] = {
+        "person_id": action.person_id,
+        "kind": action.kind.value,
+        "email_address": action.email_address,
+    }
+    if isinstance(action, Upsert):
+        data["action"] = (
+            "create" if action.create else ("re-add" if action.send_status else "update")
+        )
+    elif isinstance(action, ChangeAddress):
+        data["action"] = "change_address"
+        data["old_email_address"] = action.old_email_address
+    elif isinstance(action, Archive):
+        data["action"] = "archive"
+    elif isinstance(action, Release):
+        data["action"] = "release"
+    else:
+        data["action"] = "record"
+    if isinstance(action, Upsert | ChangeAddress):
+        data["merge_fields"] = dict(sorted(action.merge_fields.items()))
+        data["tags_add"] = sorted(action.tags_add)
+        data["tags_remove"] = sorted(action.tags_remove)
+    return data
+
+
 def make_converter() -> cattrs.Converter:
     """Build the converter for the command line's JSON (never cattrs' global one).
 
@@ -60,9 +95,7 @@ def make_converter() -> cattrs.Converter:
         Failure,
         converter,
         fingerprint=override(omit=True),
-        field_errors=override(
-            unstruct_hook=lambda errors: [{"field": f, "message": m} for f, m in errors]
-        ),
+        field_errors=override(unstruct_hook=field_errors_json),
     )
 
     def failure_hook(entry: Failure) -> dict[str, Any]:
@@ -92,7 +125,39 @@ def make_converter() -> cattrs.Converter:
         return data
 
     converter.register_unstructure_hook(SyncSummary, summary_hook)
+    # the details are told as counts and, below, as lists of persons
+    report = make_dict_unstructure_fn(
+        SyncReport,
+        converter,
+        problems=override(omit=True),
+        row_errors=override(omit=True),
+        failures=override(omit=True),
+        unsubscribed=override(omit=True),
+        unsubscribed_idle=override(omit=True),
+        plan=override(omit=True),
+    )
+
+    def report_hook(value: SyncReport) -> dict[str, Any]:
+        data = report(value)
+        data.update(value.counts())
+        data["ok"] = value.ok
+        data.update(_details(converter, value))
+        return data
+
+    converter.register_unstructure_hook(SyncReport, report_hook)
     return converter
+
+
+def _details(converter: cattrs.Converter, report: SyncReport) -> dict[str, Any]:
+    """The persons behind a report's counts, and on a dry run the plan (R7.3)."""
+    data: dict[str, Any] = {
+        "problem_details": converter.unstructure(list(report.problems)),
+        "row_error_details": [str(error) for error in report.row_errors],
+        "failure_details": converter.unstructure(list(report.failures)),
+    }
+    if report.dry_run:
+        data["plan"] = [converter.unstructure(a) for a in report.plan.actions]
+    return data
 
 
 _CONVERTER: Final = make_converter()
@@ -109,11 +174,20 @@ def sync_output(summary: SyncSummary, report: SyncReport) -> dict[str, Any]:
         A JSON-ready mapping; see ``schemas/sync.json``.
     """
     data: dict[str, Any] = _CONVERTER.unstructure(summary)
-    data["problem_details"] = _CONVERTER.unstructure(list(report.problems))
-    data["row_error_details"] = [str(error) for error in report.row_errors]
-    data["failure_details"] = _CONVERTER.unstructure(list(report.failures))
-    if report.dry_run:
-        data["plan"] = [_CONVERTER.unstructure(a) for a in report.plan.actions]
+    data.update(_details(_CONVERTER, report))
+    return data
+
+
+def sync_report_output(report: SyncReport) -> dict[str, Any]:
+    """:meth:`SyncReport.to_json <auditcase_mailchimp.SyncReport.to_json>`: counts and details.
+
+    Args:
+        report: What a sync did (or would do).
+
+    Returns:
+        The report's fields and counts, ``ok``, and the details as :func:`sync_output` has them.
+    """
+    data: dict[str, Any] = _CONVERTER.unstructure(report, SyncReport)
     return data
 
 

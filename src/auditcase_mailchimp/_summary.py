@@ -12,7 +12,7 @@ Nothing here sends, reads a file or looks at a clock: the command line passes th
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -29,6 +29,8 @@ __all__ = [
     "ProblemGroup",
     "SyncSummary",
     "address_fault",
+    "by_address",
+    "conflict_lines",
     "failure_groups",
     "summarise",
     "unsubscribed_lines",
@@ -292,6 +294,33 @@ def _grouped(lines: Iterable[tuple[str, PersonLine]]) -> tuple[ProblemGroup, ...
     return tuple(result)
 
 
+def conflict_lines(conflicts: Iterable[Problem]) -> tuple[PersonLine, ...]:
+    """Turn the duplicate-address problems of a report (R3.2) into person lines.
+
+    Args:
+        conflicts: :attr:`~auditcase_mailchimp.Report.conflicts`, or a sync's.
+
+    Returns:
+        One line per person, ``pushed`` telling the one pushed.
+    """
+    return tuple(_problem_line(p) for p in conflicts)
+
+
+def by_address(lines: Iterable[PersonLine]) -> list[tuple[str, tuple[PersonLine, ...]]]:
+    """Group persons that share an address (R3), ignoring case, in the order of the addresses.
+
+    Args:
+        lines: The persons, each with its address.
+
+    Returns:
+        Per address, the address as first written and its persons in the order given.
+    """
+    groups: dict[str, list[PersonLine]] = {}
+    for line in lines:
+        groups.setdefault(line.email_address.lower(), []).append(line)
+    return [(persons[0].email_address, tuple(persons)) for _, persons in sorted(groups.items())]
+
+
 def failure_groups(entries: Sequence[Failure]) -> tuple[ProblemGroup, ...]:
     """Group the entries of the failure overview by category, as the summary does.
 
@@ -405,6 +434,8 @@ def summarise(
     if report.unsubscribed:
         steps.append(NextStep(reason="read_report", command=f"{root} report{db_flag}"))
     ok = report.ok and not (fail_on_open_refusals and open_refusals)
+    counts: dict[str, Any] = report.counts()  # created, updated, ... as the report has them
+    counts["problems"] += counts["row_errors"]  # the text counts unreadable rows as problems
     return SyncSummary(
         dry_run=report.dry_run,
         reconcile=report.reconcile,
@@ -413,19 +444,7 @@ def summarise(
         persons_pushed=report.created + report.updated + report.address_changes,
         persons_left_out=len(left_out) + report.skipped_refused + _idle(report),
         plan_counts=_plan_counts(report.plan.actions),
-        created=report.created,
-        updated=report.updated,
-        archived=report.archived,
-        address_changes=report.address_changes,
-        tags_changed=report.tags_changed,
-        adopted=report.adopted,
-        unchanged=report.unchanged,
-        released=report.released,
-        skipped_refused=report.skipped_refused,
-        problems=len(report.problems) + len(report.row_errors),
-        row_errors=len(report.row_errors),
-        failures=len(report.failures),
-        unsubscribed=len(report.unsubscribed),
+        **counts,
         removals_held=report.removals_held,
         mass_archive_blocked=report.mass_archive_blocked,
         groups=groups,

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._desired import ProblemCategory
-from ._summary import PersonLine, PlanCounts, ProblemGroup, SyncSummary, failure_groups
+from ._summary import (
+    PersonLine,
+    PlanCounts,
+    ProblemGroup,
+    SyncSummary,
+    by_address,
+    failure_groups,
+)
 
 if TYPE_CHECKING:
     from ._store import Failure
@@ -20,6 +27,7 @@ __all__ = [
     "fault_text",
     "group_title",
     "kind_label",
+    "marked",
     "next_text",
     "plan_line",
     "render_failures",
@@ -49,6 +57,11 @@ def who(line: PersonLine, tr: gettext.NullTranslations) -> str:
             where += ", " + tr.gettext("person {id}").format(id=line.person_id)
         return where
     return f"{kind_label(line.kind, tr)} {line.person_id}"
+
+
+def marked(line: PersonLine, tr: gettext.NullTranslations) -> str:
+    """:func:`who`, with ``(pushed)`` after the one person of a shared address pushed (R3.2)."""
+    return who(line, tr) + (f" ({tr.gettext('pushed')})" if line.pushed else "")
 
 
 def fault_text(code: str, tr: gettext.NullTranslations) -> str:
@@ -177,15 +190,9 @@ def render_group(group: ProblemGroup, tr: gettext.NullTranslations, *, ids: bool
         return f"#{line.entry_id} " if ids and line.entry_id is not None else ""
 
     if group.category == ProblemCategory.DUPLICATE_ADDRESS.value:
-        by_address: dict[str, list[PersonLine]] = {}
-        for line in group.persons:
-            by_address.setdefault(line.email_address.lower(), []).append(line)
-        for persons in by_address.values():
-            names = [
-                entry(p) + who(p, tr) + (" (" + tr.gettext("pushed") + ")" if p.pushed else "")
-                for p in persons
-            ]
-            lines.append(f"    {persons[0].email_address}: {', '.join(names)}")
+        for address, persons in by_address(group.persons):
+            names = [entry(p) + marked(p, tr) for p in persons]
+            lines.append(f"    {address}: {', '.join(names)}")
     elif group.category == ProblemCategory.NO_ADDRESS.value and not ids:
         lines.extend(_wrapped([who(p, tr) for p in group.persons]))
     else:
