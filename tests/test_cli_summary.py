@@ -22,6 +22,7 @@ from auditcase_mailchimp import (
     Problem,
     ProblemCategory,
     RowError,
+    SQLiteStore,
     SyncReport,
     UnsubscribedNotice,
     is_valid_email_address,
@@ -30,7 +31,7 @@ from auditcase_mailchimp._cli_context import Context, SafeStream
 from auditcase_mailchimp._cli_exit import explain
 from auditcase_mailchimp._cli_sync import Progress
 from auditcase_mailchimp._i18n import translations
-from auditcase_mailchimp._json_out import schema, sync_output
+from auditcase_mailchimp._json_out import failures_output, schema, sync_output
 from auditcase_mailchimp._summary import address_fault, summarise
 from auditcase_mailchimp._summary_text import fault_text, render_summary
 
@@ -425,6 +426,20 @@ def test_report_to_json_tells_the_details_as_sync_json_does() -> None:
         assert document[key] == printed[key]
     assert (document["problems"], document["row_errors"], document["failures"]) == (4, 1, 1)
     assert (document["created"], document["persons_read"], document["ok"]) == (44, 65, False)
+
+
+def test_failure_to_json_is_what_failures_json_prints_but_the_explanation() -> None:
+    """R9.2, issue 8.6: an entry's to_json and ``failures --json`` come from one converter."""
+    with SQLiteStore(":memory:") as store:
+        store.record_failure(_report().failures[0])
+        store.record_failure(
+            FailureInput(person_id="7", kind=PersonKind.CLIENT_PERSON, action="map",
+                         category="invalid_address", title="invalid", email_address="a b@x.nl")
+        )  # fmt: skip
+        entries = store.failures()
+    printed = failures_output(entries)
+    assert [p.pop("address_problem") for p in printed] == [None, "space"]
+    assert printed == [json.loads(json.dumps(entry.to_json())) for entry in entries]
 
 
 def test_a_mass_archive_stop_names_the_flag() -> None:

@@ -31,10 +31,10 @@ __all__ = [
     "ErrorOutput",
     "action_json",
     "dumps",
+    "json_object",
     "make_converter",
     "schema",
     "sync_output",
-    "sync_report_output",
 ]
 
 #: The outputs that have a schema.
@@ -91,21 +91,15 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_unstructure_hook(datetime, format_time)
     converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
-    failure = make_dict_unstructure_fn(
+    converter.register_unstructure_hook(
         Failure,
-        converter,
-        fingerprint=override(omit=True),
-        field_errors=override(unstruct_hook=field_errors_json),
+        make_dict_unstructure_fn(
+            Failure,
+            converter,
+            fingerprint=override(omit=True),
+            field_errors=override(unstruct_hook=field_errors_json),
+        ),
     )
-
-    def failure_hook(entry: Failure) -> dict[str, Any]:
-        data = failure(entry)
-        data["address_problem"] = (
-            address_fault(entry.email_address) if entry.category == "invalid_address" else None
-        )
-        return data
-
-    converter.register_unstructure_hook(Failure, failure_hook)
     converter.register_unstructure_hook(
         FailureInput,
         make_dict_unstructure_fn(
@@ -178,16 +172,17 @@ def sync_output(summary: SyncSummary, report: SyncReport) -> dict[str, Any]:
     return data
 
 
-def sync_report_output(report: SyncReport) -> dict[str, Any]:
-    """:meth:`SyncReport.to_json <auditcase_mailchimp.SyncReport.to_json>`: counts and details.
+def json_object(value: object) -> dict[str, Any]:
+    """One value as a JSON object, through the converter: what each public ``to_json`` returns.
 
     Args:
-        report: What a sync did (or would do).
+        value: A :class:`SyncReport`, :class:`~auditcase_mailchimp.Failure`,
+            :class:`~auditcase_mailchimp.Report` or :class:`~auditcase_mailchimp.RunRecord`.
 
     Returns:
-        The report's fields and counts, ``ok``, and the details as :func:`sync_output` has them.
+        A JSON-ready mapping.
     """
-    data: dict[str, Any] = _CONVERTER.unstructure(report, SyncReport)
+    data: dict[str, Any] = _CONVERTER.unstructure(value)
     return data
 
 
@@ -200,7 +195,15 @@ def failures_output(entries: Sequence[Failure]) -> list[dict[str, Any]]:
     Returns:
         One object per entry; see ``schemas/failures.json``.
     """
-    return [_CONVERTER.unstructure(entry, Failure) for entry in entries]
+    return [
+        {
+            **json_object(entry),
+            "address_problem": (
+                address_fault(entry.email_address) if entry.category == "invalid_address" else None
+            ),
+        }
+        for entry in entries
+    ]
 
 
 def report_output(report: Report) -> dict[str, Any]:

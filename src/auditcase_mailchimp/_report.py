@@ -95,6 +95,6 @@ class SyncReport:
         and on a dry run ``plan`` the actions (R7.3), each as ``sync --json`` prints them: the
         command line's converter makes both.
         """
-        from ._json_out import sync_report_output  # noqa: PLC0415 - it imports this module
+        from ._json_out import json_object  # noqa: PLC0415 - it imports this module
 
-        return sync_report_output(self)
+        return json_object(self)
