@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Mapping
-from importlib import resources
 from typing import Final
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_VARIABLES", "detect_language", "translations"]
@@ -56,6 +55,8 @@ def translations(language: str) -> gettext.NullTranslations:
     """
     if language != "nl":
         return gettext.NullTranslations()
+    from importlib import resources  # noqa: PLC0415 - English needs no catalog (--help)
+
     catalog = (
         resources.files("auditcase_mailchimp")
         / "locale"
