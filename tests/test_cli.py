@@ -493,3 +493,27 @@ def test_a_dry_run_plan_in_json_names_a_release(cli: Cli, tmp_path: Path) -> Non
     assert [(a["email_address"], a["action"]) for a in document["plan"]] == [
         ("anna@example.com", "release")
     ]
+
+
+def test_help_loads_no_command_and_no_output_machinery() -> None:
+    """Issue 12.5: ``--help`` imports no command, no summary, JSON or HTML code, no requests."""
+    script = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        from auditcase_mailchimp.__main__ import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["--help"]) == 0
+            assert main(["sync", "--help"]) == 0
+        print(" ".join(sorted(sys.modules)))
+        """
+    )
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    package = "auditcase_mailchimp."
+    later = ("_cli_sync", "_cli_overview", "_html", "_summary", "_summary_text", "_json_out",
+             "testing", "demo")  # fmt: skip
+    assert sorted({package + name for name in later} & loaded) == []
+    assert "requests" not in loaded
+    assert package + "_cli" in loaded

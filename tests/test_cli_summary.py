@@ -22,14 +22,18 @@ from auditcase_mailchimp import (
     Problem,
     ProblemCategory,
     RowError,
+    SQLiteStore,
     SyncReport,
     UnsubscribedNotice,
     is_valid_email_address,
 )
-from auditcase_mailchimp._cli import _Context, _explain, _Progress, _SafeStream
+from auditcase_mailchimp._cli_context import Context, SafeStream
+from auditcase_mailchimp._cli_exit import explain
+from auditcase_mailchimp._cli_sync import Progress
 from auditcase_mailchimp._i18n import translations
-from auditcase_mailchimp._json_out import schema, sync_output
-from auditcase_mailchimp._summary import address_fault, fault_text, render_summary, summarise
+from auditcase_mailchimp._json_out import failures_output, schema, sync_output
+from auditcase_mailchimp._summary import address_fault, summarise
+from auditcase_mailchimp._summary_text import fault_text, render_summary
 
 from .test_cli import R92_KEYS, Cli
 from .test_sync import BASE, CONTACT, World, person, world, write_export
@@ -368,7 +372,7 @@ def test_progress_shows_rate_and_time_left_on_a_terminal() -> None:
     """R9.1: on a terminal the bar shows the rate and the time left."""
     stream = _Terminal()
     times = iter([0.0, 2.0, 4.0])
-    progress = _Progress(_SafeStream(stream), EN, clock=lambda: next(times))
+    progress = Progress(SafeStream(stream), EN, clock=lambda: next(times))
     progress("push", 0, 100)
     progress("push", 50, 100)
     progress("push", 100, 100)
@@ -380,7 +384,7 @@ def test_progress_shows_rate_and_time_left_on_a_terminal() -> None:
 def test_progress_is_silent_elsewhere() -> None:
     """R9.1: nothing is written when the stream is no terminal."""
     stream = io.StringIO()
-    progress = _Progress(_SafeStream(stream), EN)
+    progress = Progress(SafeStream(stream), EN)
     progress("push", 1, 2)
     progress("push", 2, 2)
     progress.close()
@@ -392,7 +396,7 @@ def test_a_closed_stream_is_dropped_not_raised() -> None:
     """Issue 9: a write to a closed stream is dropped; the caller goes on."""
     stream = io.StringIO()
     stream.close()
-    safe = _SafeStream(stream)
+    safe = SafeStream(stream)
     safe.line("x")
     safe.flush()
     assert safe.broken
@@ -413,11 +417,36 @@ def test_sync_output_of_a_built_report_validates() -> None:
     assert "6 problems to fix:" in render_summary(summary, EN)  # and one failure
 
 
+def test_report_to_json_tells_the_details_as_sync_json_does() -> None:
+    """R9.1, issue 8.6: SyncReport.to_json and ``sync --json`` come from one converter."""
+    report = _report(dry_run=True)
+    document = json.loads(json.dumps(report.to_json()))
+    printed = sync_output(summarise(report, duration_seconds=0, command=COMMAND), report)
+    for key in ("problem_details", "row_error_details", "failure_details", "plan"):
+        assert document[key] == printed[key]
+    assert (document["problems"], document["row_errors"], document["failures"]) == (4, 1, 1)
+    assert (document["created"], document["persons_read"], document["ok"]) == (44, 65, False)
+
+
+def test_failure_to_json_is_what_failures_json_prints_but_the_explanation() -> None:
+    """R9.2, issue 8.6: an entry's to_json and ``failures --json`` come from one converter."""
+    with SQLiteStore(":memory:") as store:
+        store.record_failure(_report().failures[0])
+        store.record_failure(
+            FailureInput(person_id="7", kind=PersonKind.CLIENT_PERSON, action="map",
+                         category="invalid_address", title="invalid", email_address="a b@x.nl")
+        )  # fmt: skip
+        entries = store.failures()
+    printed = failures_output(entries)
+    assert [p.pop("address_problem") for p in printed] == [None, "space"]
+    assert printed == [json.loads(json.dumps(entry.to_json())) for entry in entries]
+
+
 def test_a_mass_archive_stop_names_the_flag() -> None:
     """R7.5, R9.6: MassArchiveError is an error object naming the count and --allow-mass-archive."""
-    ctx = _Context(argparse.Namespace(), {}, _SafeStream(io.StringIO()),
-                   _SafeStream(io.StringIO()), EN)  # fmt: skip
-    code, message = _explain(MassArchiveError(count=30, managed=40), ctx)
+    ctx = Context(argparse.Namespace(), {}, SafeStream(io.StringIO()),
+                  SafeStream(io.StringIO()), EN, "en")  # fmt: skip
+    code, message = explain(MassArchiveError(count=30, managed=40), ctx)
     assert code == "mass_archive"
     assert "30 of the 40" in message
     assert "--allow-mass-archive" in message

@@ -17,7 +17,7 @@ import attrs
 from ._desired import Problem, ProblemCategory
 from ._errors import ErrorCategory
 from ._models import PersonKind
-from ._store_values import format_time, json_time, parse_optional_time, parse_time
+from ._store_values import parse_optional_time, parse_time
 
 __all__ = [
     "REFUSAL_CATEGORIES",
@@ -214,25 +214,9 @@ class Failure:
         when there was no HTTP status; ``field_errors`` is a list of ``{"field", "message"}``.
         The fingerprint is bookkeeping and left out.
         """
-        return {
-            "id": self.id,
-            "person_id": self.person_id,
-            "kind": self.kind.value,
-            "email_address": self.email_address,
-            "action": self.action,
-            "category": self.category,
-            "status": self.status,
-            "title": self.title,
-            "detail": self.detail,
-            "field_errors": field_errors_json(self.field_errors),
-            "first_seen": format_time(self.first_seen),
-            "last_seen": format_time(self.last_seen),
-            "attempts": self.attempts,
-            "resolved": self.resolved,
-            "resolved_at": json_time(self.resolved_at),
-            "dismissed": self.dismissed,
-            "dismissed_at": json_time(self.dismissed_at),
-        }
+        from ._json_out import json_object  # noqa: PLC0415 - the one converter, in the shell
+
+        return json_object(self)
 
 
 def failure_from_row(row: tuple[Any, ...]) -> Failure:

@@ -18,14 +18,12 @@ from ._store import Failure, Report, RunRecord
 from ._summary import (
     PersonLine,
     ProblemGroup,
+    by_address,
+    conflict_lines,
     failure_groups,
-    fault_text,
-    group_title,
-    kind_label,
-    status_text,
     unsubscribed_lines,
-    who,
 )
+from ._summary_text import fault_text, group_title, status_text, who
 
 __all__ = ["render_html"]
 
@@ -191,19 +189,12 @@ def _unsubscribed(lines: Sequence[PersonLine], tr: gettext.NullTranslations) -> 
 def _conflicts(report: Report, tr: gettext.NullTranslations) -> str:
     if not report.conflicts:
         return f'<p class="none">{escape(tr.gettext("none"))}</p>'
-    by_address: dict[str, list[tuple[str, bool]]] = {}
-    shown: dict[str, str] = {}
-    for problem in report.conflicts:
-        key = problem.email_address.lower()
-        shown.setdefault(key, problem.email_address)
-        label = f"{kind_label(problem.kind.value, tr)} {problem.person_id}"
-        by_address.setdefault(key, []).append((label, problem.pushed))
     rows = []
-    for key, persons in sorted(by_address.items()):
-        pushed = [label for label, chosen in persons if chosen]
-        others = [label for label, chosen in persons if not chosen]
+    for address, persons in by_address(conflict_lines(report.conflicts)):
+        pushed = [who(p, tr) for p in persons if p.pushed]
+        others = [who(p, tr) for p in persons if not p.pushed]
         rows.append(
-            f"<tr><td>{escape(shown[key])}</td><td>{escape(', '.join(pushed))}</td>"
+            f"<tr><td>{escape(address)}</td><td>{escape(', '.join(pushed))}</td>"
             f"<td>{escape(', '.join(others))}</td></tr>"
         )
     head = [tr.gettext("e-mail address"), tr.gettext("pushed"), tr.gettext("unlink these")]

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Mapping
-from importlib import resources
 from typing import Final
 
-__all__ = ["DOMAIN", "LANGUAGES", "detect_language", "translations"]
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_VARIABLES", "detect_language", "translations"]
 
 #: The gettext domain: the catalog's file name without ``.mo``.
 DOMAIN: Final = "auditcase_mailchimp"
 #: The languages the command line speaks; the first is the fallback.
 LANGUAGES: Final = ("en", "nl")
 #: The locale variables that name the language of messages, strongest first (POSIX).
-_LOCALE_VARIABLES: Final = ("LC_ALL", "LC_MESSAGES", "LANG")
+LOCALE_VARIABLES: Final = ("LC_ALL", "LC_MESSAGES", "LANG")
 
 
 def detect_language(environ: Mapping[str, str]) -> str:
@@ -37,7 +36,7 @@ def detect_language(environ: Mapping[str, str]) -> str:
     Returns:
         ``"nl"`` or ``"en"``.
     """
-    for name in _LOCALE_VARIABLES:
+    for name in LOCALE_VARIABLES:
         value = environ.get(name, "").strip()
         if value:
             language = value.split(".")[0].split("@")[0].split("_")[0].lower()
@@ -56,6 +55,8 @@ def translations(language: str) -> gettext.NullTranslations:
     """
     if language != "nl":
         return gettext.NullTranslations()
+    from importlib import resources  # noqa: PLC0415 - English needs no catalog (--help)
+
     catalog = (
         resources.files("auditcase_mailchimp")
         / "locale"

@@ -21,14 +21,21 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._failures import field_errors_json
-from ._plan import Adopt, Archive, ChangeAddress, Release, Upsert
-from ._report import action_json
+from ._plan import Action, Adopt, Archive, ChangeAddress, Release, Upsert
+from ._report import SyncReport
 from ._store import Failure, FailureInput, Report
 from ._store_values import format_time
 from ._summary import SyncSummary, address_fault
-from ._sync import SyncReport
 
-__all__ = ["ErrorOutput", "dumps", "make_converter", "schema", "sync_output"]
+__all__ = [
+    "ErrorOutput",
+    "action_json",
+    "dumps",
+    "json_object",
+    "make_converter",
+    "schema",
+    "sync_output",
+]
 
 #: The outputs that have a schema.
 SCHEMAS: Final = ("sync", "failures", "report", "error")
@@ -48,6 +55,33 @@ class ErrorOutput:
     exit_status: int
 
 
+def action_json(action: Action) -> dict[str, Any]:
+    """One planned action as JSON, for ``sync --dry-run --json`` (R7.3)."""
+    data: dict[str, Any] = {
+        "person_id": action.person_id,
+        "kind": action.kind.value,
+        "email_address": action.email_address,
+    }
+    if isinstance(action, Upsert):
+        data["action"] = (
+            "create" if action.create else ("re-add" if action.send_status else "update")
+        )
+    elif isinstance(action, ChangeAddress):
+        data["action"] = "change_address"
+        data["old_email_address"] = action.old_email_address
+    elif isinstance(action, Archive):
+        data["action"] = "archive"
+    elif isinstance(action, Release):
+        data["action"] = "release"
+    else:
+        data["action"] = "record"
+    if isinstance(action, Upsert | ChangeAddress):
+        data["merge_fields"] = dict(sorted(action.merge_fields.items()))
+        data["tags_add"] = sorted(action.tags_add)
+        data["tags_remove"] = sorted(action.tags_remove)
+    return data
+
+
 def make_converter() -> cattrs.Converter:
     """Build the converter for the command line's JSON (never cattrs' global one).
 
@@ -57,23 +91,15 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_unstructure_hook(datetime, format_time)
     converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
-    failure = make_dict_unstructure_fn(
+    converter.register_unstructure_hook(
         Failure,
-        converter,
-        fingerprint=override(omit=True),
-        field_errors=override(
-            unstruct_hook=lambda errors: [{"field": f, "message": m} for f, m in errors]
+        make_dict_unstructure_fn(
+            Failure,
+            converter,
+            fingerprint=override(omit=True),
+            field_errors=override(unstruct_hook=field_errors_json),
         ),
     )
-
-    def failure_hook(entry: Failure) -> dict[str, Any]:
-        data = failure(entry)
-        data["address_problem"] = (
-            address_fault(entry.email_address) if entry.category == "invalid_address" else None
-        )
-        return data
-
-    converter.register_unstructure_hook(Failure, failure_hook)
     converter.register_unstructure_hook(
         FailureInput,
         make_dict_unstructure_fn(
@@ -93,7 +119,39 @@ def make_converter() -> cattrs.Converter:
         return data
 
     converter.register_unstructure_hook(SyncSummary, summary_hook)
+    # the details are told as counts and, below, as lists of persons
+    report = make_dict_unstructure_fn(
+        SyncReport,
+        converter,
+        problems=override(omit=True),
+        row_errors=override(omit=True),
+        failures=override(omit=True),
+        unsubscribed=override(omit=True),
+        unsubscribed_idle=override(omit=True),
+        plan=override(omit=True),
+    )
+
+    def report_hook(value: SyncReport) -> dict[str, Any]:
+        data = report(value)
+        data.update(value.counts())
+        data["ok"] = value.ok
+        data.update(_details(converter, value))
+        return data
+
+    converter.register_unstructure_hook(SyncReport, report_hook)
     return converter
+
+
+def _details(converter: cattrs.Converter, report: SyncReport) -> dict[str, Any]:
+    """The persons behind a report's counts, and on a dry run the plan (R7.3)."""
+    data: dict[str, Any] = {
+        "problem_details": converter.unstructure(list(report.problems)),
+        "row_error_details": [str(error) for error in report.row_errors],
+        "failure_details": converter.unstructure(list(report.failures)),
+    }
+    if report.dry_run:
+        data["plan"] = [converter.unstructure(a) for a in report.plan.actions]
+    return data
 
 
 _CONVERTER: Final = make_converter()
@@ -110,11 +168,21 @@ def sync_output(summary: SyncSummary, report: SyncReport) -> dict[str, Any]:
         A JSON-ready mapping; see ``schemas/sync.json``.
     """
     data: dict[str, Any] = _CONVERTER.unstructure(summary)
-    data["problem_details"] = _CONVERTER.unstructure(list(report.problems))
-    data["row_error_details"] = [str(error) for error in report.row_errors]
-    data["failure_details"] = _CONVERTER.unstructure(list(report.failures))
-    if report.dry_run:
-        data["plan"] = [_CONVERTER.unstructure(a) for a in report.plan.actions]
+    data.update(_details(_CONVERTER, report))
+    return data
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """One value as a JSON object, through the converter: what each public ``to_json`` returns.
+
+    Args:
+        value: A :class:`SyncReport`, :class:`~auditcase_mailchimp.Failure`,
+            :class:`~auditcase_mailchimp.Report` or :class:`~auditcase_mailchimp.RunRecord`.
+
+    Returns:
+        A JSON-ready mapping.
+    """
+    data: dict[str, Any] = _CONVERTER.unstructure(value)
     return data
 
 
@@ -127,7 +195,15 @@ def failures_output(entries: Sequence[Failure]) -> list[dict[str, Any]]:
     Returns:
         One object per entry; see ``schemas/failures.json``.
     """
-    return [_CONVERTER.unstructure(entry, Failure) for entry in entries]
+    return [
+        {
+            **json_object(entry),
+            "address_problem": (
+                address_fault(entry.email_address) if entry.category == "invalid_address" else None
+            ),
+        }
+        for entry in entries
+    ]
 
 
 def report_output(report: Report) -> dict[str, Any]:

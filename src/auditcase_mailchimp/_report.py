@@ -7,11 +7,11 @@ from typing import Any
 import attrs
 
 from ._desired import Problem, ProblemCategory
-from ._plan import Action, Archive, ChangeAddress, Plan, Release, UnsubscribedNotice, Upsert
+from ._plan import Plan, UnsubscribedNotice
 from ._source import RowError
 from ._store import FailureInput
 
-__all__ = ["SyncReport", "action_json"]
+__all__ = ["SyncReport"]
 
 
 @attrs.frozen(kw_only=True)
@@ -89,63 +89,12 @@ class SyncReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The summary as one JSON object (``sync --json``, R9.1)."""
-        return {
-            "dry_run": self.dry_run,
-            "reconcile": self.reconcile,
-            "persons_read": self.persons_read,
-            "persons_linked": self.persons_linked,
-            **self.counts(),
-            "removals_held": self.removals_held,
-            "mass_archive_blocked": self.mass_archive_blocked,
-            "ok": self.ok,
-            "problem_details": [
-                {
-                    "person_id": p.person_id,
-                    "kind": p.kind.value,
-                    "category": p.category.value,
-                    "message": p.message,
-                }
-                for p in self.problems
-            ],
-            "row_error_details": [str(e) for e in self.row_errors],
-            "failure_details": [
-                {
-                    "person_id": f.person_id,
-                    "action": f.action,
-                    "category": f.category,
-                    "status": f.status,
-                    "title": f.title,
-                    "detail": f.detail,
-                }
-                for f in self.failures
-            ],
-            **({"plan": [action_json(a) for a in self.plan.actions]} if self.dry_run else {}),
-        }
+        """Return the report as one JSON object: its counts, ``ok`` and the details (R9.1).
 
+        ``problem_details``, ``row_error_details`` and ``failure_details`` hold the persons,
+        and on a dry run ``plan`` the actions (R7.3), each as ``sync --json`` prints them: the
+        command line's converter makes both.
+        """
+        from ._json_out import json_object  # noqa: PLC0415 - it imports this module
 
-def action_json(action: Action) -> dict[str, Any]:
-    """One planned action as JSON, for ``sync --dry-run --json`` (R7.3)."""
-    data: dict[str, Any] = {
-        "person_id": action.person_id,
-        "kind": action.kind.value,
-        "email_address": action.email_address,
-    }
-    if isinstance(action, Upsert):
-        data["action"] = (
-            "create" if action.create else ("re-add" if action.send_status else "update")
-        )
-    elif isinstance(action, ChangeAddress):
-        data["action"] = "change_address"
-        data["old_email_address"] = action.old_email_address
-    elif isinstance(action, Archive):
-        data["action"] = "archive"
-    elif isinstance(action, Release):
-        data["action"] = "release"
-    else:
-        data["action"] = "record"
-    if isinstance(action, Upsert | ChangeAddress):
-        data["merge_fields"] = dict(sorted(action.merge_fields.items()))
-        data["tags_add"] = sorted(action.tags_add)
-        data["tags_remove"] = sorted(action.tags_remove)
-    return data
+        return json_object(self)

@@ -19,7 +19,6 @@ __all__ = [
     "Report",
     "RunRecord",
     "format_time",
-    "json_time",
     "parse_optional_time",
     "parse_time",
     "utc_now",
@@ -34,11 +33,6 @@ def utc_now() -> datetime:
 def format_time(moment: datetime) -> str:
     """An aware time as ISO 8601 text in UTC, to the second."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def json_time(moment: datetime | None) -> str | None:
-    """:func:`format_time`, or ``None``."""
-    return None if moment is None else format_time(moment)
 
 
 def parse_time(text: str) -> datetime:
@@ -64,30 +58,9 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """Return the report as a JSON object with ``saved_at``, ``unsubscribed``, ``conflicts``."""
-        return {
-            "saved_at": json_time(self.saved_at),
-            "unsubscribed": [
-                {
-                    "person_id": notice.person_id,
-                    "kind": notice.kind.value,
-                    "email_address": notice.email_address,
-                    "status": notice.status,
-                }
-                for notice in self.unsubscribed
-            ],
-            "conflicts": [
-                {
-                    "person_id": problem.person_id,
-                    "kind": problem.kind.value,
-                    "email_address": problem.email_address,
-                    "category": problem.category.value,
-                    "message": problem.message,
-                    "others": list(problem.others),
-                    "pushed": problem.pushed,
-                }
-                for problem in self.conflicts
-            ],
-        }
+        from ._json_out import json_object  # noqa: PLC0415 - the one converter, in the shell
+
+        return json_object(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,12 +82,6 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """Return the run as a JSON object; times as ISO 8601 strings in UTC."""
-        return {
-            "id": self.id,
-            "started_at": format_time(self.started_at),
-            "finished_at": json_time(self.finished_at),
-            "dry_run": self.dry_run,
-            "reconcile": self.reconcile,
-            "outcome": self.outcome,
-            "counts": dict(self.counts),
-        }
+        from ._json_out import json_object  # noqa: PLC0415 - the one converter, in the shell
+
+        return json_object(self)

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._cli import main as cli
-from ._i18n import detect_language, translations
+from ._i18n import LANGUAGES, LOCALE_VARIABLES, detect_language, translations
 from .testing import DEFAULT_API_KEY, DEFAULT_LIST_ID, FakeMailchimp
 
 __all__ = ["example_export", "main"]
@@ -62,9 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", help="keep the coupling database here")
     parser.add_argument("--source", default=str(example_export()), help="the export to sync")
     parser.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
-    parser.add_argument("--lang", choices=("nl", "en"), help="language of the messages")
+    parser.add_argument("--lang", choices=LANGUAGES, help="language of the messages")
     args = parser.parse_args(argv)
-    locale = {k: v for k, v in os.environ.items() if k in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    locale = {k: v for k, v in os.environ.items() if k in LOCALE_VARIABLES}
     tr = translations(args.lang or detect_language(locale))
     lang = ["--lang", args.lang] if args.lang else []
     with tempfile.TemporaryDirectory() as scratch, FakeMailchimp() as fake:
