@@ -47,7 +47,7 @@ def tests(session: nox.Session) -> None:
         "report",
         "--fail-under=100",
         "--include=*/_models.py,*/_mapping.py,*/_desired.py,*/_plan.py,*/_steps.py,"
-        "*/_bulk_rules.py,*/_settle.py",
+        "*/_run_rules.py,*/_bulk_rules.py,*/_settle.py",
     )
 
 
