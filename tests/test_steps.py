@@ -411,3 +411,11 @@ def test_record_of_keeps_the_status_before_archiving() -> None:
     gone = record_of("1", CLIENT, JAN, managed=frozenset(), status="archived", before="archived")
     assert gone.coupling is not None
     assert gone.coupling.status_at_archive is None
+
+
+def test_a_record_checks_the_status_mailchimp_reported() -> None:
+    """MAILCHIMP.md §8: the status in Mailchimp's answer comes from outside: it is checked."""
+    with pytest.raises(ValueError, match="'status'"):
+        record_of("1", CLIENT, JAN, managed=frozenset(), status="bounced")
+    with pytest.raises(ValueError, match="'status'"):
+        after(start(upsert()), Answer(status="bounced"))

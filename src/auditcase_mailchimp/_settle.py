@@ -37,6 +37,10 @@ STEPS: Final = ("entry", "move", "tags", "archive")
 _PAGE_COST: Final = 10
 _PAGE: Final = 1000
 
+#: Steps that send nothing to change: a note and a read.
+_SILENT: Final = (Note, Look)
+_NONE: Final[frozenset[str]] = frozenset()
+
 #: What settling records: a record kept, moved or archived.
 Settled = Keep | Moved | Archived
 
@@ -79,22 +83,23 @@ def intent_of(step: Step) -> Intent | None:
         The intent, or ``None`` for a :class:`~auditcase_mailchimp._steps.Note` (nothing is
         sent) and a :class:`~auditcase_mailchimp._steps.Look` (a read).
     """
-    if isinstance(step, Note | Look):
+    if isinstance(step, _SILENT):
         return None
     action = step.action
     old = address_key(action.old_email_address) if isinstance(action, ChangeAddress) else ""
-    key = address_key(action.email_address)
-    add: frozenset[str] = frozenset()
-    remove: frozenset[str] = frozenset()
+    add: frozenset[str] = _NONE
+    remove: frozenset[str] = _NONE
     status = ""
     if isinstance(step, Entry):
         what, key, add = "entry", address_key(step.email_address), step.tags
-        attempt = "create" if isinstance(action, Upsert) and action.create else "update"
-        attempt = "change_address" if old else attempt
+        if old:
+            attempt = "change_address"
+        else:
+            attempt = "create" if isinstance(action, Upsert) and action.create else "update"
     elif isinstance(step, Move):
-        what, attempt = "move", "change_address"
+        what, attempt, key = "move", "change_address", action.key
     elif isinstance(step, Tags):
-        what, attempt, add, remove = "tags", "tags", step.add, step.remove
+        what, attempt, key, add, remove = "tags", "tags", action.key, step.add, step.remove
     else:
         what, key, status = "archive", address_key(step.email_address), step.status
         attempt, old = ("change_address" if old else "archive"), ""

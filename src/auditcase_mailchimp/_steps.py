@@ -35,7 +35,15 @@ from typing import Any, Final
 
 import attrs
 
-from ._models import Coupling, CurrentMember, MailchimpMember, MemberStatus, PersonKind
+from ._models import (
+    CurrentMember,
+    MailchimpMember,
+    MemberStatus,
+    PersonKind,
+    checked_status,
+    trusted_coupling,
+    trusted_record,
+)
 from ._plan import (
     RELEASED_STATUSES,
     Action,
@@ -382,7 +390,8 @@ def _notices(action: Upsert | ChangeAddress, status: str) -> tuple[UnsubscribedN
 def _entered(step: Entry, answer: Answer) -> Then:
     action = step.action
     # Tags still to remove stay recorded as managed until their removal is confirmed.
-    record = _record(action, action.member.tags | action.tags_remove, answer.status)
+    managed = action.member.tags | action.tags_remove if action.tags_remove else action.member.tags
+    record = _record(action, managed, answer.status)
     notices = _notices(action, answer.status)
     old = step.old_status
     status, created = answer.status, answer.created
@@ -575,18 +584,17 @@ def record_of(
 
     Returns:
         The record.
+
+    Raises:
+        ValueError: ``status`` is not a Mailchimp status.
     """
-    status = status or MemberStatus.SUBSCRIBED
+    # Every value but Mailchimp's status comes from checked values (the plan's person and
+    # member, tags drawn from them): only that status is checked, the rest built as it is.
+    status = checked_status(status) if status else MemberStatus.SUBSCRIBED
     at_archive = None
     if status == MemberStatus.ARCHIVED and before not in (None, MemberStatus.ARCHIVED):
         at_archive = before
-    return CurrentMember(
-        email_address=member.email_address,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        tags=managed,
-        status=status,
-        coupling=Coupling(
-            person_id=person_id, kind=kind, tags=managed, status_at_archive=at_archive
-        ),
+    coupling = trusted_coupling(person_id, kind, managed, at_archive)
+    return trusted_record(
+        member.email_address, member.first_name, member.last_name, managed, status, coupling
     )
