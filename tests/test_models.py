@@ -18,7 +18,6 @@ from auditcase_mailchimp import (
 )
 from auditcase_mailchimp._models import (
     checked_status,
-    trusted_coupling,
     trusted_member,
     trusted_person,
     trusted_record,
@@ -134,12 +133,13 @@ def test_trusted_builders_equal_the_checked_ones() -> None:
     client = PersonKind.CLIENT_PERSON
     tags = frozenset({"Nieuwsbrief"})
     coupling = Coupling(person_id="1", kind=client, tags=tags, status_at_archive="unsubscribed")
-    assert trusted_coupling("1", client, tags, "unsubscribed") == coupling
     record = CurrentMember(
         email_address="jan@example.nl", first_name="Jan", last_name="Smit", tags=tags,
         status="archived", coupling=coupling,
     )  # fmt: skip
-    built = trusted_record("jan@example.nl", "Jan", "Smit", tags, "archived", coupling)
+    built = trusted_record(
+        "jan@example.nl", "Jan", "Smit", tags, "archived", "1", client, "unsubscribed"
+    )
     assert built == record
     assert hash(built) == hash(record)
     assert trusted_member("jan@example.nl", "Jan", "Smit", tags) == MailchimpMember(

@@ -166,6 +166,7 @@ def test_refused_data_is_not_sent_again_until_it_changes() -> None:
     actions_ = (upsert(), move(), ARCHIVE, ADOPT, RELEASE)
     refused = {"1": fingerprint(upsert())}
     kept, skipped = without_refused(actions_, refused)
+    assert without_refused(actions_, {}) == (actions_, 0)
     assert (kept, skipped) == (actions_[1:], 1)
     assert fingerprint(upsert(merge_fields={"LNAME": "Anders"})) != refused["1"]
     assert len({fingerprint(a) for a in (upsert(), move(), ARCHIVE)}) == 3

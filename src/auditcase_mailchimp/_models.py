@@ -247,27 +247,26 @@ def trusted_member(
     return member
 
 
-def trusted_coupling(
-    person_id: str, kind: PersonKind, tags: frozenset[str], status_at_archive: str | None
-) -> Coupling:
-    """Build a coupling record from checked values, skipping validation."""
-    coupling = new_unchecked(Coupling)
-    set_unchecked(coupling, "person_id", person_id)
-    set_unchecked(coupling, "kind", kind)
-    set_unchecked(coupling, "tags", tags)
-    set_unchecked(coupling, "status_at_archive", status_at_archive)
-    return coupling
-
-
 def trusted_record(  # noqa: PLR0917 - one argument per field, positional for speed
     email_address: str,
     first_name: str,
     last_name: str,
     tags: frozenset[str],
     status: str,
-    coupling: Coupling | None,
+    person_id: str,
+    kind: PersonKind,
+    status_at_archive: str | None,
 ) -> CurrentMember:
-    """Build a current member from checked values, skipping validation."""
+    """Build a record of the coupling database from checked values, skipping validation.
+
+    The member and its :class:`Coupling` share ``tags``: a record holds the tags the coupling
+    set (the hot paths of the step rules and of the store's reads).
+    """
+    coupling = new_unchecked(Coupling)
+    set_unchecked(coupling, "person_id", person_id)
+    set_unchecked(coupling, "kind", kind)
+    set_unchecked(coupling, "tags", tags)
+    set_unchecked(coupling, "status_at_archive", status_at_archive)
     member = new_unchecked(CurrentMember)
     set_unchecked(member, "email_address", email_address)
     set_unchecked(member, "first_name", first_name)

@@ -72,64 +72,61 @@ _ARCHIVED: Final = MemberStatus.ARCHIVED
 
 
 @attrs.frozen(kw_only=True)
-class Upsert:
-    """Create or update one member through batch subscribe, and remove managed tags.
+class _ForMember:
+    """What every action about a member AuditCase wants has: whose, and the member as wanted."""
 
-    ``merge_fields`` holds only the fields that change (both on a create); ``tags_add`` travel
-    in the batch-subscribe call; ``tags_remove`` need a member-tags call.
-    """
-
+    #: The AuditCase person the action is for.
     person_id: str
+    #: That person's kind.
     kind: PersonKind
-    #: The member as AuditCase wants it.
+    #: The member as AuditCase wants it (for an address change, the new address included).
     member: MailchimpMember
-    #: ``True`` when the address is not in the audience yet.
-    create: bool
+
+    @property
+    def key(self) -> str:
+        """The lower-cased address the action is about (the new one of an address change)."""
+        return self.member.key
+
+    @property
+    def email_address(self) -> str:
+        """The address the action is about, as AuditCase spells it (the new one of a move)."""
+        return self.member.email_address
+
+
+@attrs.frozen(kw_only=True)
+class _Changes(_ForMember):
+    """What an action that sends changes to a member sends besides the address."""
+
     #: The merge fields to send (``FNAME``/``LNAME``), only those that change.
     merge_fields: Mapping[str, str] = attrs.field(factory=dict)
     #: Tags to add.
     tags_add: frozenset[str] = frozenset()
     #: Tags the coupling set earlier and AuditCase no longer wants.
     tags_remove: frozenset[str] = frozenset()
+
+
+@attrs.frozen(kw_only=True)
+class Upsert(_Changes):
+    """Create or update one member through batch subscribe, and remove managed tags.
+
+    ``merge_fields`` holds only the fields that change (both on a create); ``tags_add`` travel
+    in the batch-subscribe call; ``tags_remove`` need a member-tags call.
+    """
+
+    #: ``True`` when the address is not in the audience yet.
+    create: bool
     #: ``True`` when the status ``subscribed`` must be sent, to re-add an archived member.
     send_status: bool = False
     #: The member's status before the action (``None`` on a create).
     previous_status: str | None = None
 
-    @property
-    def key(self) -> str:
-        """The lower-cased address the action is about."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The address the action is about, as AuditCase spells it."""
-        return self.member.email_address
-
 
 @attrs.frozen(kw_only=True)
-class ChangeAddress:
+class ChangeAddress(_Changes):
     """Change a managed member's address (R5.4), then update its merge fields and tags."""
 
-    person_id: str
-    kind: PersonKind
     #: The member's address now.
     old_email_address: str
-    #: The member as AuditCase wants it, new address included.
-    member: MailchimpMember
-    merge_fields: Mapping[str, str] = attrs.field(factory=dict)
-    tags_add: frozenset[str] = frozenset()
-    tags_remove: frozenset[str] = frozenset()
-
-    @property
-    def key(self) -> str:
-        """The lower-cased new address."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The new address."""
-        return self.member.email_address
 
 
 @attrs.frozen(kw_only=True)
@@ -157,29 +154,16 @@ class Archive(_Removal):
 
 
 @attrs.frozen(kw_only=True)
-class Adopt:
+class Adopt(_ForMember):
     """Record in the coupling database that a member already as wanted is managed for a person.
 
     Sends nothing to Mailchimp: the audience already holds exactly what AuditCase wants, but
     the coupling's record of the member (its person, or the tags it set) must change.
     """
 
-    person_id: str
-    kind: PersonKind
-    member: MailchimpMember
     #: The member's status in the audience, kept in the record (an adopted member may be
     #: ``unsubscribed``, which the R5.3 report must go on showing).
     status: str = MemberStatus.SUBSCRIBED
-
-    @property
-    def key(self) -> str:
-        """The lower-cased address."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The address."""
-        return self.member.email_address
 
 
 @attrs.frozen(kw_only=True)

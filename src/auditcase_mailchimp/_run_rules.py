@@ -316,6 +316,8 @@ def without_refused(
     Returns:
         The actions to carry out, and how many were left out.
     """
+    if not refused:  # the common case: nothing refused is open
+        return tuple(actions), 0
     kept: list[Action] = []
     for action in actions:
         if not isinstance(action, Adopt | Release):

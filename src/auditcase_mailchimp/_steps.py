@@ -41,7 +41,6 @@ from ._models import (
     MemberStatus,
     PersonKind,
     checked_status,
-    trusted_coupling,
     trusted_record,
 )
 from ._plan import (
@@ -55,25 +54,6 @@ from ._plan import (
     Upsert,
 )
 
-# The run-level rules moved to ``_run_rules``; re-exported so ``from ._steps import hold``
-# keeps working for the shell until its imports name ``_run_rules``.
-from ._run_rules import (
-    Scope,
-    fingerprint,
-    hold,
-    idle_unsubscribed,
-    joined,
-    mass_archive,
-    merged,
-    partial,
-    sends,
-    settled_failures,
-    stale_failures,
-    stale_problems,
-    too_many,
-    without_refused,
-)
-
 __all__ = [
     "COUNTS",
     "Answer",
@@ -85,7 +65,6 @@ __all__ = [
     "Moved",
     "Note",
     "Removal",
-    "Scope",
     "Status",
     "Step",
     "Tags",
@@ -93,22 +72,9 @@ __all__ = [
     "Write",
     "after",
     "counted",
-    "fingerprint",
-    "hold",
-    "idle_unsubscribed",
-    "joined",
-    "mass_archive",
-    "merged",
-    "partial",
     "planned_counts",
     "record_of",
-    "sends",
-    "settled_failures",
-    "stale_failures",
-    "stale_problems",
     "start",
-    "too_many",
-    "without_refused",
 ]
 
 #: The counters of a run, in the order the summary prints them.
@@ -594,7 +560,7 @@ def record_of(
     at_archive = None
     if status == MemberStatus.ARCHIVED and before not in (None, MemberStatus.ARCHIVED):
         at_archive = before
-    coupling = trusted_coupling(person_id, kind, managed, at_archive)
     return trusted_record(
-        member.email_address, member.first_name, member.last_name, managed, status, coupling
-    )
+        member.email_address, member.first_name, member.last_name, managed, status, person_id,
+        kind, at_archive,
+    )  # fmt: skip
