@@ -44,7 +44,7 @@ O of P that nobody wants any more,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -403,21 +403,13 @@ def _update(draft: _Draft, person: Person, target: MailchimpMember, member: Curr
     ):  # the common case, decided without building the differences
         _keep(draft, person, target, member)
         return
-    merge_fields, tags_add, tags_remove = _differences(target, member)
-    if merge_fields or tags_add or tags_remove or revive:
-        draft.actions.append(
-            Upsert(
-                person_id=person.person_id,
-                kind=person.kind,
-                member=target,
-                create=False,
-                merge_fields=merge_fields,
-                tags_add=tags_add,
-                tags_remove=tags_remove,
-                send_status=revive,
-                previous_status=member.status,
-            )
-        )
+    differences = _differences(target, member)
+    if any(differences) or revive:
+        upsert = _sending(
+            Upsert, person, target, differences, create=False, send_status=revive,
+            previous_status=member.status,
+        )  # fmt: skip
+        draft.actions.append(upsert)
     else:
         _keep(draft, person, target, member)
 
@@ -451,13 +443,28 @@ def _notice(person: Person, email_address: str, status: str) -> UnsubscribedNoti
 
 
 def _change_address(person: Person, target: MailchimpMember, old: CurrentMember) -> ChangeAddress:
-    merge_fields, tags_add, tags_remove = _differences(target, old)
-    return ChangeAddress(
+    differences = _differences(target, old)
+    return _sending(ChangeAddress, person, target, differences, old_email_address=old.email_address)
+
+
+_Sending = TypeVar("_Sending", Upsert, ChangeAddress)
+
+
+def _sending(
+    action: type[_Sending],
+    person: Person,
+    target: MailchimpMember,
+    differences: tuple[dict[str, str], frozenset[str], frozenset[str]],
+    **fields: Any,
+) -> _Sending:
+    """An action sending the differences (merge fields, tags to add, to remove) to a member."""
+    merge_fields, tags_add, tags_remove = differences
+    return action(
         person_id=person.person_id,
         kind=person.kind,
-        old_email_address=old.email_address,
         member=target,
         merge_fields=merge_fields,
         tags_add=tags_add,
         tags_remove=tags_remove,
+        **fields,
     )
