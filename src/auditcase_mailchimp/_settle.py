@@ -20,6 +20,7 @@ reads back exactly those members and asks :func:`settle` what to record, before 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -29,10 +30,33 @@ from ._models import Coupling, CurrentMember, MemberStatus, PersonKind, address_
 from ._plan import ChangeAddress, Upsert
 from ._steps import Archived, Entry, Keep, Look, Move, Moved, Note, Step, Tags
 
-__all__ = ["STEPS", "Intent", "Settled", "intent_keys", "intent_of", "read_in_pages", "settle"]
+__all__ = [
+    "STEPS",
+    "Intent",
+    "IntentStep",
+    "Settled",
+    "intent_keys",
+    "intent_of",
+    "read_in_pages",
+    "settle",
+]
 
-#: The kinds of request an intent stands for.
-STEPS: Final = ("entry", "move", "tags", "archive")
+
+class IntentStep(enum.StrEnum):
+    """The kind of request an intent stands for; equal to its plain string value."""
+
+    #: A batch-subscribe entry.
+    ENTRY = "entry"
+    #: An address change.
+    MOVE = "move"
+    #: A member-tags call.
+    TAGS = "tags"
+    #: An archive (``DELETE``).
+    ARCHIVE = "archive"
+
+
+#: The kinds of request, as the coupling database's ``CHECK`` on ``intent.step`` lists them.
+STEPS: Final = tuple(step.value for step in IntentStep)
 #: Per-address reads cost about this share of a page of the audience read (1000 members).
 _PAGE_COST: Final = 10
 _PAGE: Final = 1000
@@ -91,17 +115,17 @@ def intent_of(step: Step) -> Intent | None:
     remove: frozenset[str] = _NONE
     status = ""
     if isinstance(step, Entry):
-        what, key, add = "entry", address_key(step.email_address), step.tags
+        what, key, add = IntentStep.ENTRY, address_key(step.email_address), step.tags
         if old:
             attempt = "change_address"
         else:
             attempt = "create" if isinstance(action, Upsert) and action.create else "update"
     elif isinstance(step, Move):
-        what, attempt, key = "move", "change_address", action.key
+        what, attempt, key = IntentStep.MOVE, "change_address", action.key
     elif isinstance(step, Tags):
-        what, attempt, key, add, remove = "tags", "tags", action.key, step.add, step.remove
+        what, attempt, key, add, remove = IntentStep.TAGS, "tags", action.key, step.add, step.remove
     else:
-        what, key, status = "archive", address_key(step.email_address), step.status
+        what, key, status = IntentStep.ARCHIVE, address_key(step.email_address), step.status
         attempt, old = ("change_address" if old else "archive"), ""
     return Intent(
         person_id=action.person_id, kind=action.kind, step=what, action=attempt, key=key,
@@ -174,13 +198,13 @@ def _settled(
     known: Mapping[str, CurrentMember],
 ) -> Settled | None:
     held = read.get(intent.key)
-    if intent.step == "archive":
+    if intent.step == IntentStep.ARCHIVE:
         if held is None or held.status == MemberStatus.ARCHIVED:
             return Archived(email_address=intent.key, status=intent.status)  # R4.3
         return None
     if held is None or not _live(held):
         return None  # not carried out: the plan sends it again
-    if intent.step == "move":
+    if intent.step == IntentStep.MOVE:
         if read.get(intent.old_key) is not None:
             return None  # not moved (R5.4's fallback follows in the next run's plan)
         before = known.get(intent.old_key)
