@@ -60,6 +60,7 @@ __all__ = [
     "Release",
     "UnsubscribedNotice",
     "Upsert",
+    "action_verb",
     "plan_sync",
 ]
 
@@ -178,6 +179,28 @@ class Release(_Removal):
 
 #: One action of a plan.
 Action = Upsert | ChangeAddress | Archive | Adopt | Release
+
+
+def action_verb(action: Action) -> str:
+    """What an action does, in one word, as the plan's JSON and text name it (R7.3).
+
+    Args:
+        action: An action of a plan.
+
+    Returns:
+        ``create``, ``re-add`` (an archived member subscribed again), ``update``,
+        ``change_address``, ``archive``, ``release`` (R4.5) or ``record`` (an adopt: nothing
+        sent).
+    """
+    if isinstance(action, Upsert):
+        if action.create:
+            return "create"
+        return "re-add" if action.send_status else "update"
+    if isinstance(action, ChangeAddress):
+        return "change_address"
+    if isinstance(action, Archive):
+        return "archive"
+    return "release" if isinstance(action, Release) else "record"
 
 
 @attrs.frozen(kw_only=True)
