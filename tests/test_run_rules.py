@@ -129,6 +129,7 @@ def test_stale_failures_are_those_of_persons_nobody_sends_for_any_more() -> None
     open_ids = ["1", "4", "5", "6", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope()) == ["4", "6"]
     assert stale_failures(open_ids, desired, [gone], Scope(persons=frozenset({"1"}))) == []
+    assert stale_failures([], desired, [gone], Scope()) == []
 
 
 def test_settled_failures_are_those_of_wanted_persons_with_nothing_to_send() -> None:
@@ -141,6 +142,7 @@ def test_settled_failures_are_those_of_wanted_persons_with_nothing_to_send() -> 
     desired = desired_state([jan, piet])
     resend = Archive(person_id="2", kind=CLIENT, email_address="x@example.nl", status="subscribed")
     assert settled_failures(["1", "2", "3", "1"], desired, [resend]) == ["1"]
+    assert settled_failures([], desired, [resend]) == []
 
 
 def test_idle_unsubscribed_counts_the_r53_persons_nothing_is_sent_for() -> None:
@@ -159,6 +161,7 @@ def test_idle_unsubscribed_counts_the_r53_persons_nothing_is_sent_for() -> None:
     live = attrs.evolve(member, status="unsubscribed")
     assert idle_unsubscribed([notice], [], desired, [live]) == 0  # counted up to date
     assert idle_unsubscribed([notice], [upsert()], desired, [member]) == 0  # counted pushed
+    assert idle_unsubscribed([], [], desired, [member]) == 0
 
 
 def test_refused_data_is_not_sent_again_until_it_changes() -> None:

@@ -248,12 +248,13 @@ def stale_failures(
     Returns:
         The person ids, sorted, each once.
     """
-    if not scope.whole:
+    candidates = set(open_ids)
+    if not scope.whole or not candidates:
         return []
     still = {p.person_id for p in desired.persons.values()} | set(desired.held)
     still |= {p.person_id for p in desired.problems}
     still |= {a.person_id for a in actions}
-    return sorted(set(open_ids) - still)
+    return sorted(candidates - still)
 
 
 def settled_failures(
@@ -273,9 +274,12 @@ def settled_failures(
     Returns:
         The person ids, sorted, each once.
     """
+    candidates = set(open_ids)
+    if not candidates:  # the common case: nothing worth repeating is open
+        return []
     wanted = {p.person_id for p in desired.persons.values()}
     acted = {a.person_id for a in actions}
-    return sorted((set(open_ids) & wanted) - acted)
+    return sorted((candidates & wanted) - acted)
 
 
 # --- R6.3: not sending refused data again ------------------------------------------------------
@@ -361,6 +365,9 @@ def idle_unsubscribed(
     Returns:
         How many persons.
     """
+    notices = list(notices)
+    if not notices:  # the common case: nobody on the R5.3 report
+        return 0
     busy = {a.person_id for a in actions}
     wanted = {person.person_id: key for key, person in desired.persons.items()}
     live = {m.key for m in current if m.status != MemberStatus.ARCHIVED}
