@@ -89,6 +89,8 @@ COUNTS: Final = (
 )
 _NOTICED: Final = frozenset({MemberStatus.UNSUBSCRIBED, MemberStatus.CLEANED})
 _GONE: Final = frozenset({"", MemberStatus.ARCHIVED})
+#: Actions that send nothing: only the coupling database changes.
+_NOTED: Final = (Adopt, Release)
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class Then:
 
 def start(action: Action) -> Step:
     """The first step of an action."""
-    if isinstance(action, Adopt | Release):
+    if isinstance(action, _NOTED):
         return Note(action=action)
     if isinstance(action, ChangeAddress):
         return Move(action=action)
