@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from auditcase_mailchimp import (
@@ -18,6 +19,7 @@ from auditcase_mailchimp import (
 )
 from auditcase_mailchimp._models import (
     checked_status,
+    recoupled,
     trusted_member,
     trusted_person,
     trusted_record,
@@ -141,6 +143,9 @@ def test_trusted_builders_equal_the_checked_ones() -> None:
         "jan@example.nl", "Jan", "Smit", tags, "archived", "1", client, "unsubscribed"
     )
     assert built == record
+    read = attrs.evolve(record, coupling=None)
+    assert recoupled(read, coupling) == record
+    assert recoupled(read, None) is read
     assert hash(built) == hash(record)
     assert trusted_member("jan@example.nl", "Jan", "Smit", tags) == MailchimpMember(
         email_address="jan@example.nl", first_name="Jan", last_name="Smit", tags=tags

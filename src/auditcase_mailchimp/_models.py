@@ -267,6 +267,35 @@ def trusted_record(  # noqa: PLR0917 - one argument per field, positional for sp
     set_unchecked(coupling, "kind", kind)
     set_unchecked(coupling, "tags", tags)
     set_unchecked(coupling, "status_at_archive", status_at_archive)
+    return _current(email_address, first_name, last_name, tags, status, coupling)
+
+
+def recoupled(member: CurrentMember, coupling: Coupling | None) -> CurrentMember:
+    """The member with another coupling record, without checking its checked fields again.
+
+    Args:
+        member: A member, e.g. as read from the audience.
+        coupling: The coupling's record of it, or ``None``.
+
+    Returns:
+        ``member`` itself when it has that coupling already, else a copy with it.
+    """
+    if member.coupling is coupling:
+        return member
+    return _current(
+        member.email_address, member.first_name, member.last_name, member.tags, member.status,
+        coupling,
+    )  # fmt: skip
+
+
+def _current(  # noqa: PLR0917 - one argument per field, positional for speed
+    email_address: str,
+    first_name: str,
+    last_name: str,
+    tags: frozenset[str],
+    status: str,
+    coupling: Coupling | None,
+) -> CurrentMember:
     member = new_unchecked(CurrentMember)
     set_unchecked(member, "email_address", email_address)
     set_unchecked(member, "first_name", first_name)

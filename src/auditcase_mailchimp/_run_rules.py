@@ -28,7 +28,7 @@ from typing import Final
 import attrs
 
 from ._desired import DesiredState, conflict, desired_state
-from ._models import CurrentMember, MemberStatus, Person
+from ._models import CurrentMember, MemberStatus, Person, recoupled
 from ._plan import (
     RELEASED_STATUSES,
     Action,
@@ -93,7 +93,7 @@ def joined(read: Iterable[CurrentMember], recorded: Iterable[CurrentMember]) -> 
                 coupling = attrs.evolve(coupling, status_at_archive=record.status)
             elif was_archived and member.status in RELEASED_STATUSES:
                 coupling = None  # released (R4.5)
-        members.append(attrs.evolve(member, coupling=coupling))
+        members.append(recoupled(member, coupling))
     return members
 
 
