@@ -46,8 +46,8 @@ def tests(session: nox.Session) -> None:
         "coverage",
         "report",
         "--fail-under=100",
-        "--include=*/_models.py,*/_mapping.py,*/_desired.py,*/_plan.py,*/_steps.py,"
-        "*/_bulk_rules.py,*/_settle.py",
+        "--include=*/_validate.py,*/_models.py,*/_mapping.py,*/_desired.py,*/_plan.py,*/_steps.py,"
+        "*/_run_rules.py,*/_bulk_rules.py,*/_settle.py",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from auditcase_mailchimp import (
@@ -15,6 +16,13 @@ from auditcase_mailchimp import (
     Person,
     PersonKind,
     address_key,
+)
+from auditcase_mailchimp._models import (
+    checked_status,
+    recoupled,
+    trusted_member,
+    trusted_person,
+    trusted_record,
 )
 
 
@@ -120,3 +128,42 @@ def test_member_status_is_one_home_for_the_statuses() -> None:
     assert member.status == "pending"
     with pytest.raises(ValueError, match="'status' must be one of"):
         CurrentMember(email_address="jan@example.nl", status="bounced")
+
+
+def test_trusted_builders_equal_the_checked_ones() -> None:
+    """The hot paths' unchecked builders give the very values the checked constructors give."""
+    client = PersonKind.CLIENT_PERSON
+    tags = frozenset({"Nieuwsbrief"})
+    coupling = Coupling(person_id="1", kind=client, tags=tags, status_at_archive="unsubscribed")
+    record = CurrentMember(
+        email_address="jan@example.nl", first_name="Jan", last_name="Smit", tags=tags,
+        status="archived", coupling=coupling,
+    )  # fmt: skip
+    built = trusted_record(
+        "jan@example.nl", "Jan", "Smit", tags, "archived", "1", client, "unsubscribed"
+    )
+    assert built == record
+    read = attrs.evolve(record, coupling=None)
+    assert recoupled(read, coupling) == record
+    assert recoupled(read, None) is read
+    assert hash(built) == hash(record)
+    assert trusted_member("jan@example.nl", "Jan", "Smit", tags) == MailchimpMember(
+        email_address="jan@example.nl", first_name="Jan", last_name="Smit", tags=tags
+    )
+    person = Person(
+        person_id="1", kind=client, initials="J.", christian_name="Jan", surname="Smit",
+        contact_email="jan@example.nl", company_email="info@example.nl",
+        correspondence_groups=("Nieuwsbrief",), linked=True, receives_mailings=False,
+        excluded_from_correspondence=True,
+    )  # fmt: skip
+    assert person == trusted_person(
+        "1", client, "J.", "Jan", "Smit", "jan@example.nl", "info@example.nl",
+        ("Nieuwsbrief",), True, False, True,  # noqa: FBT003 - positional, as the reader calls it
+    )  # fmt: skip
+
+
+def test_a_status_from_outside_is_checked_on_the_trusted_path() -> None:
+    """MAILCHIMP.md §8: a status Mailchimp reports is checked like the models check it."""
+    assert checked_status("cleaned") == "cleaned"
+    with pytest.raises(ValueError, match="'status' must be one of"):
+        checked_status("bounced")

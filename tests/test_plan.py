@@ -18,6 +18,7 @@ from auditcase_mailchimp import (
     Coupling,
     CurrentMember,
     DesiredState,
+    MailchimpMember,
     Person,
     PersonKind,
     Plan,
@@ -26,6 +27,7 @@ from auditcase_mailchimp import (
     desired_state,
     plan_sync,
 )
+from auditcase_mailchimp._plan import Action, action_verb
 
 from .strategies import current_states, person_lists
 
@@ -616,3 +618,23 @@ def test_the_differ_never_archives_or_untags_what_it_does_not_manage(
             assert action.tags_remove <= source.coupling.tags
             wanted = {t.casefold() for t in action.member.tags}
             assert not any(t.casefold() in wanted for t in action.tags_remove)
+
+
+def test_each_action_has_one_verb() -> None:
+    """R7.3: the one word the plan's JSON and text give each kind of action."""
+    member = MailchimpMember(email_address="jan@example.nl")
+    client = PersonKind.CLIENT_PERSON
+    person: dict[str, Any] = {"person_id": "1", "kind": client}
+    removal: dict[str, Any] = {**person, "email_address": "jan@example.nl", "status": "cleaned"}
+    actions: list[Action] = [
+        Upsert(**person, member=member, create=True),
+        Upsert(**person, member=member, create=False, send_status=True),
+        Upsert(**person, member=member, create=False),
+        ChangeAddress(**person, member=member, old_email_address="oud@example.nl"),
+        Archive(**removal),
+        Release(**removal),
+        Adopt(**person, member=member),
+    ]
+    assert [action_verb(a) for a in actions] == [
+        "create", "re-add", "update", "change_address", "archive", "release", "record",
+    ]  # fmt: skip

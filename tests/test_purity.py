@@ -12,8 +12,8 @@ import auditcase_mailchimp
 
 PACKAGE = Path(auditcase_mailchimp.__file__).parent
 CORE = {
-    "_models", "_mapping", "_desired", "_plan", "_steps", "_bulk_rules", "_settle", "_errors",
-    "_version",
+    "_models", "_mapping", "_desired", "_plan", "_steps", "_run_rules", "_bulk_rules", "_settle",
+    "_errors", "_validate", "_version",
 }  # fmt: skip
 FORBIDDEN = {
     "requests",
@@ -67,8 +67,8 @@ def test_core_runs_with_io_modules_blocked() -> None:
         package = types.ModuleType("auditcase_mailchimp")
         package.__path__ = [{str(PACKAGE)!r}]
         sys.modules["auditcase_mailchimp"] = package
-        for module in ("_errors", "_models", "_mapping", "_desired", "_plan", "_steps",
-                       "_bulk_rules", "_settle"):  # fmt: skip
+        for module in ("_errors", "_validate", "_models", "_mapping", "_desired", "_plan",
+                       "_run_rules", "_steps", "_bulk_rules", "_settle"):  # fmt: skip
             importlib.import_module("auditcase_mailchimp." + module)
         from auditcase_mailchimp._models import Person, PersonKind
         from auditcase_mailchimp._desired import desired_state

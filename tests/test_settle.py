@@ -9,8 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditcase_mailchimp import Coupling, CurrentMember, PersonKind
+from auditcase_mailchimp._schema import MIGRATIONS
 from auditcase_mailchimp._settle import (
+    STEPS,
     Intent,
+    IntentStep,
     Settled,
     applied,
     intent_keys,
@@ -118,6 +121,14 @@ def _fallback_entry() -> Step:
 def test_each_request_has_its_intent(step: Step, expected: Intent | None) -> None:
     """R7.4: what each request is about to do: person, kind, addresses, tags, the attempt."""
     assert intent_of(step) == expected
+    if expected is not None:
+        assert intent_of(step).step in STEPS  # type: ignore[union-attr]
+
+
+def test_the_steps_have_one_home() -> None:
+    """R7.4: the intent table's CHECK lists the steps from the one place that defines them."""
+    assert STEPS == tuple(IntentStep) == ("entry", "move", "tags", "archive")
+    assert f"step IN ({', '.join(repr(step) for step in STEPS)})" in " ".join(MIGRATIONS[2])
 
 
 def test_the_addresses_to_read_are_each_address_once_in_order() -> None:

@@ -48,6 +48,7 @@ from ._client import (
 from ._errors import ErrorCategory, MailchimpError
 from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
+from ._run_rules import fingerprint
 from ._settle import intent_of
 from ._steps import (
     COUNTS,
@@ -65,7 +66,6 @@ from ._steps import (
     Then,
     Write,
     after,
-    fingerprint,
     start,
 )
 from ._store import CouplingStore, FailureInput

@@ -18,6 +18,7 @@ from ._desired import Problem, ProblemCategory
 from ._errors import ErrorCategory
 from ._models import PersonKind
 from ._store_values import parse_optional_time, parse_time
+from ._validate import check_non_blank, check_str
 
 __all__ = [
     "REFUSAL_CATEGORIES",
@@ -54,18 +55,6 @@ _PROBLEM_TITLES: Final = {
     ProblemCategory.DUPLICATE_ADDRESS: "Duplicate e-mail address",
     ProblemCategory.DUPLICATE_PERSON_ID: "Duplicate person id",
 }
-
-
-def _non_blank(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value.__class__ is not str:
-        raise TypeError(f"{attribute.name!r} must be a str, got {value!r}")
-    if not value.strip():
-        raise ValueError(f"{attribute.name!r} must not be empty")
-
-
-def _str(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value.__class__ is not str:
-        raise TypeError(f"{attribute.name!r} must be a str, got {value!r}")
 
 
 def _optional_str(_instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
@@ -121,25 +110,25 @@ class FailureInput:
     """
 
     #: The AuditCase person the failure is about.
-    person_id: str = attrs.field(validator=_non_blank)
+    person_id: str = attrs.field(validator=check_non_blank)
     #: That person's kind.
     kind: PersonKind = attrs.field(validator=_kind)
     #: What was attempted, e.g. ``create``, ``update``, ``change_address``, ``archive``,
     #: ``tags``, or ``map`` for a problem found before sending.
-    action: str = attrs.field(validator=_non_blank)
+    action: str = attrs.field(validator=check_non_blank)
     #: The library's category, e.g. ``invalid_merge_field`` or ``network`` (see the how-to
     #: guide "Read the failure overview" for the list and what each means).
-    category: str = attrs.field(validator=_non_blank)
+    category: str = attrs.field(validator=check_non_blank)
     #: Mailchimp's error title, or for a batch-subscribe error its ``error_code``, or the
     #: library's own short title.
-    title: str = attrs.field(validator=_str)
+    title: str = attrs.field(validator=check_str)
     #: The address involved ("" when there is none).
-    email_address: str = attrs.field(default="", validator=_str)
+    email_address: str = attrs.field(default="", validator=check_str)
     #: Mailchimp's HTTP status; ``None`` before sending, for a network failure and for a
     #: per-address error inside a batch-subscribe answer.
     status: int | None = attrs.field(default=None, validator=_http_status)
     #: Mailchimp's detail, or the library's own message.
-    detail: str = attrs.field(default="", validator=_str)
+    detail: str = attrs.field(default="", validator=check_str)
     #: Mailchimp's per-field errors as ``(field, message)`` pairs; ``{"field", "message"}``
     #: mappings are accepted too.
     field_errors: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_to_field_errors)

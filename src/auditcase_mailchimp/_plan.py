@@ -44,7 +44,7 @@ O of P that nobody wants any more,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -60,6 +60,7 @@ __all__ = [
     "Release",
     "UnsubscribedNotice",
     "Upsert",
+    "action_verb",
     "plan_sync",
 ]
 
@@ -72,64 +73,61 @@ _ARCHIVED: Final = MemberStatus.ARCHIVED
 
 
 @attrs.frozen(kw_only=True)
-class Upsert:
-    """Create or update one member through batch subscribe, and remove managed tags.
+class _ForMember:
+    """What every action about a member AuditCase wants has: whose, and the member as wanted."""
 
-    ``merge_fields`` holds only the fields that change (both on a create); ``tags_add`` travel
-    in the batch-subscribe call; ``tags_remove`` need a member-tags call.
-    """
-
+    #: The AuditCase person the action is for.
     person_id: str
+    #: That person's kind.
     kind: PersonKind
-    #: The member as AuditCase wants it.
+    #: The member as AuditCase wants it (for an address change, the new address included).
     member: MailchimpMember
-    #: ``True`` when the address is not in the audience yet.
-    create: bool
+
+    @property
+    def key(self) -> str:
+        """The lower-cased address the action is about (the new one of an address change)."""
+        return self.member.key
+
+    @property
+    def email_address(self) -> str:
+        """The address the action is about, as AuditCase spells it (the new one of a move)."""
+        return self.member.email_address
+
+
+@attrs.frozen(kw_only=True)
+class _Changes(_ForMember):
+    """What an action that sends changes to a member sends besides the address."""
+
     #: The merge fields to send (``FNAME``/``LNAME``), only those that change.
     merge_fields: Mapping[str, str] = attrs.field(factory=dict)
     #: Tags to add.
     tags_add: frozenset[str] = frozenset()
     #: Tags the coupling set earlier and AuditCase no longer wants.
     tags_remove: frozenset[str] = frozenset()
+
+
+@attrs.frozen(kw_only=True)
+class Upsert(_Changes):
+    """Create or update one member through batch subscribe, and remove managed tags.
+
+    ``merge_fields`` holds only the fields that change (both on a create); ``tags_add`` travel
+    in the batch-subscribe call; ``tags_remove`` need a member-tags call.
+    """
+
+    #: ``True`` when the address is not in the audience yet.
+    create: bool
     #: ``True`` when the status ``subscribed`` must be sent, to re-add an archived member.
     send_status: bool = False
     #: The member's status before the action (``None`` on a create).
     previous_status: str | None = None
 
-    @property
-    def key(self) -> str:
-        """The lower-cased address the action is about."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The address the action is about, as AuditCase spells it."""
-        return self.member.email_address
-
 
 @attrs.frozen(kw_only=True)
-class ChangeAddress:
+class ChangeAddress(_Changes):
     """Change a managed member's address (R5.4), then update its merge fields and tags."""
 
-    person_id: str
-    kind: PersonKind
     #: The member's address now.
     old_email_address: str
-    #: The member as AuditCase wants it, new address included.
-    member: MailchimpMember
-    merge_fields: Mapping[str, str] = attrs.field(factory=dict)
-    tags_add: frozenset[str] = frozenset()
-    tags_remove: frozenset[str] = frozenset()
-
-    @property
-    def key(self) -> str:
-        """The lower-cased new address."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The new address."""
-        return self.member.email_address
 
 
 @attrs.frozen(kw_only=True)
@@ -157,29 +155,16 @@ class Archive(_Removal):
 
 
 @attrs.frozen(kw_only=True)
-class Adopt:
+class Adopt(_ForMember):
     """Record in the coupling database that a member already as wanted is managed for a person.
 
     Sends nothing to Mailchimp: the audience already holds exactly what AuditCase wants, but
     the coupling's record of the member (its person, or the tags it set) must change.
     """
 
-    person_id: str
-    kind: PersonKind
-    member: MailchimpMember
     #: The member's status in the audience, kept in the record (an adopted member may be
     #: ``unsubscribed``, which the R5.3 report must go on showing).
     status: str = MemberStatus.SUBSCRIBED
-
-    @property
-    def key(self) -> str:
-        """The lower-cased address."""
-        return self.member.key
-
-    @property
-    def email_address(self) -> str:
-        """The address."""
-        return self.member.email_address
 
 
 @attrs.frozen(kw_only=True)
@@ -194,6 +179,28 @@ class Release(_Removal):
 
 #: One action of a plan.
 Action = Upsert | ChangeAddress | Archive | Adopt | Release
+
+
+def action_verb(action: Action) -> str:
+    """What an action does, in one word, as the plan's JSON and text name it (R7.3).
+
+    Args:
+        action: An action of a plan.
+
+    Returns:
+        ``create``, ``re-add`` (an archived member subscribed again), ``update``,
+        ``change_address``, ``archive``, ``release`` (R4.5) or ``record`` (an adopt: nothing
+        sent).
+    """
+    if isinstance(action, Upsert):
+        if action.create:
+            return "create"
+        return "re-add" if action.send_status else "update"
+    if isinstance(action, ChangeAddress):
+        return "change_address"
+    if isinstance(action, Archive):
+        return "archive"
+    return "release" if isinstance(action, Release) else "record"
 
 
 @attrs.frozen(kw_only=True)
@@ -419,21 +426,13 @@ def _update(draft: _Draft, person: Person, target: MailchimpMember, member: Curr
     ):  # the common case, decided without building the differences
         _keep(draft, person, target, member)
         return
-    merge_fields, tags_add, tags_remove = _differences(target, member)
-    if merge_fields or tags_add or tags_remove or revive:
-        draft.actions.append(
-            Upsert(
-                person_id=person.person_id,
-                kind=person.kind,
-                member=target,
-                create=False,
-                merge_fields=merge_fields,
-                tags_add=tags_add,
-                tags_remove=tags_remove,
-                send_status=revive,
-                previous_status=member.status,
-            )
-        )
+    differences = _differences(target, member)
+    if any(differences) or revive:
+        upsert = _sending(
+            Upsert, person, target, differences, create=False, send_status=revive,
+            previous_status=member.status,
+        )  # fmt: skip
+        draft.actions.append(upsert)
     else:
         _keep(draft, person, target, member)
 
@@ -467,13 +466,28 @@ def _notice(person: Person, email_address: str, status: str) -> UnsubscribedNoti
 
 
 def _change_address(person: Person, target: MailchimpMember, old: CurrentMember) -> ChangeAddress:
-    merge_fields, tags_add, tags_remove = _differences(target, old)
-    return ChangeAddress(
+    differences = _differences(target, old)
+    return _sending(ChangeAddress, person, target, differences, old_email_address=old.email_address)
+
+
+_Sending = TypeVar("_Sending", Upsert, ChangeAddress)
+
+
+def _sending(
+    action: type[_Sending],
+    person: Person,
+    target: MailchimpMember,
+    differences: tuple[dict[str, str], frozenset[str], frozenset[str]],
+    **fields: Any,
+) -> _Sending:
+    """An action sending the differences (merge fields, tags to add, to remove) to a member."""
+    merge_fields, tags_add, tags_remove = differences
+    return action(
         person_id=person.person_id,
         kind=person.kind,
-        old_email_address=old.email_address,
         member=target,
         merge_fields=merge_fields,
         tags_add=tags_add,
         tags_remove=tags_remove,
+        **fields,
     )

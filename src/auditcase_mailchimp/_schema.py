@@ -18,6 +18,7 @@ from typing import Final
 
 from ._errors import StoreError
 from ._models import MEMBER_STATUSES, PersonKind
+from ._settle import STEPS
 
 __all__ = [
     "APPLICATION_ID",
@@ -40,6 +41,7 @@ def _sql_list(values: Iterable[str]) -> str:
 
 _KINDS_SQL: Final = _sql_list(kind.value for kind in PersonKind)
 _STATUSES_SQL: Final = _sql_list(sorted(MEMBER_STATUSES))
+_STEPS_SQL: Final = _sql_list(STEPS)
 
 _VERSION_1: Final = (
     f"""
@@ -147,7 +149,7 @@ _VERSION_3: Final = (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             person_id TEXT NOT NULL CHECK (typeof(person_id) = 'text' AND person_id <> ''),
             kind TEXT NOT NULL CHECK (kind IN ({_KINDS_SQL})),
-            step TEXT NOT NULL CHECK (step IN ('entry', 'move', 'tags', 'archive')),
+            step TEXT NOT NULL CHECK (step IN ({_STEPS_SQL})),
             action TEXT NOT NULL,
             key TEXT NOT NULL CHECK (typeof(key) = 'text' AND key <> ''),
             old_key TEXT NOT NULL DEFAULT '',

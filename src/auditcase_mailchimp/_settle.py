@@ -20,6 +20,7 @@ reads back exactly those members and asks :func:`settle` what to record, before 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -29,13 +30,40 @@ from ._models import Coupling, CurrentMember, MemberStatus, PersonKind, address_
 from ._plan import ChangeAddress, Upsert
 from ._steps import Archived, Entry, Keep, Look, Move, Moved, Note, Step, Tags
 
-__all__ = ["STEPS", "Intent", "Settled", "intent_keys", "intent_of", "read_in_pages", "settle"]
+__all__ = [
+    "STEPS",
+    "Intent",
+    "IntentStep",
+    "Settled",
+    "intent_keys",
+    "intent_of",
+    "read_in_pages",
+    "settle",
+]
 
-#: The kinds of request an intent stands for.
-STEPS: Final = ("entry", "move", "tags", "archive")
+
+class IntentStep(enum.StrEnum):
+    """The kind of request an intent stands for; equal to its plain string value."""
+
+    #: A batch-subscribe entry.
+    ENTRY = "entry"
+    #: An address change.
+    MOVE = "move"
+    #: A member-tags call.
+    TAGS = "tags"
+    #: An archive (``DELETE``).
+    ARCHIVE = "archive"
+
+
+#: The kinds of request, as the coupling database's ``CHECK`` on ``intent.step`` lists them.
+STEPS: Final = tuple(step.value for step in IntentStep)
 #: Per-address reads cost about this share of a page of the audience read (1000 members).
 _PAGE_COST: Final = 10
 _PAGE: Final = 1000
+
+#: Steps that send nothing to change: a note and a read.
+_SILENT: Final = (Note, Look)
+_NONE: Final[frozenset[str]] = frozenset()
 
 #: What settling records: a record kept, moved or archived.
 Settled = Keep | Moved | Archived
@@ -79,24 +107,25 @@ def intent_of(step: Step) -> Intent | None:
         The intent, or ``None`` for a :class:`~auditcase_mailchimp._steps.Note` (nothing is
         sent) and a :class:`~auditcase_mailchimp._steps.Look` (a read).
     """
-    if isinstance(step, Note | Look):
+    if isinstance(step, _SILENT):
         return None
     action = step.action
     old = address_key(action.old_email_address) if isinstance(action, ChangeAddress) else ""
-    key = address_key(action.email_address)
-    add: frozenset[str] = frozenset()
-    remove: frozenset[str] = frozenset()
+    add: frozenset[str] = _NONE
+    remove: frozenset[str] = _NONE
     status = ""
     if isinstance(step, Entry):
-        what, key, add = "entry", address_key(step.email_address), step.tags
-        attempt = "create" if isinstance(action, Upsert) and action.create else "update"
-        attempt = "change_address" if old else attempt
+        what, key, add = IntentStep.ENTRY, address_key(step.email_address), step.tags
+        if old:
+            attempt = "change_address"
+        else:
+            attempt = "create" if isinstance(action, Upsert) and action.create else "update"
     elif isinstance(step, Move):
-        what, attempt = "move", "change_address"
+        what, attempt, key = IntentStep.MOVE, "change_address", action.key
     elif isinstance(step, Tags):
-        what, attempt, add, remove = "tags", "tags", step.add, step.remove
+        what, attempt, key, add, remove = IntentStep.TAGS, "tags", action.key, step.add, step.remove
     else:
-        what, key, status = "archive", address_key(step.email_address), step.status
+        what, key, status = IntentStep.ARCHIVE, address_key(step.email_address), step.status
         attempt, old = ("change_address" if old else "archive"), ""
     return Intent(
         person_id=action.person_id, kind=action.kind, step=what, action=attempt, key=key,
@@ -169,13 +198,13 @@ def _settled(
     known: Mapping[str, CurrentMember],
 ) -> Settled | None:
     held = read.get(intent.key)
-    if intent.step == "archive":
+    if intent.step == IntentStep.ARCHIVE:
         if held is None or held.status == MemberStatus.ARCHIVED:
             return Archived(email_address=intent.key, status=intent.status)  # R4.3
         return None
     if held is None or not _live(held):
         return None  # not carried out: the plan sends it again
-    if intent.step == "move":
+    if intent.step == IntentStep.MOVE:
         if read.get(intent.old_key) is not None:
             return None  # not moved (R5.4's fallback follows in the next run's plan)
         before = known.get(intent.old_key)

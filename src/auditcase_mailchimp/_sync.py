@@ -7,7 +7,7 @@ a plan and its writes):
 1. read the persons (a source that cannot be read stops the run before anything is sent);
 2. take the run lock, then work out the desired state (R1-R3, with R8.4's hold) and the current
    state (the coupling database, or with ``reconcile`` a fresh read of the audience joined
-   with it, :func:`~auditcase_mailchimp._steps.joined`);
+   with it, :func:`~auditcase_mailchimp._run_rules.joined`);
 3. plan (R4, R5, R7.1), leaving out persons Mailchimp refused before with the same data (R6.3),
    and stop when the plan removes too many members (R7.5);
 4. check the key and the audience with one request, only when there is something to send
@@ -40,9 +40,7 @@ from ._models import CurrentMember, Person, address_key
 from ._plan import Action, plan_sync
 from ._recover import as_current, settle_open
 from ._report import SyncReport
-from ._settle import applied
-from ._source import ExportFile, PersonSource
-from ._steps import (
+from ._run_rules import (
     Scope,
     hold,
     idle_unsubscribed,
@@ -50,7 +48,6 @@ from ._steps import (
     mass_archive,
     merged,
     partial,
-    planned_counts,
     sends,
     settled_failures,
     stale_failures,
@@ -58,6 +55,9 @@ from ._steps import (
     too_many,
     without_refused,
 )
+from ._settle import applied
+from ._source import ExportFile, PersonSource
+from ._steps import planned_counts
 from ._store import CouplingStore, FailureInput, StoreError
 
 __all__ = [
