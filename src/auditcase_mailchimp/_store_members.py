@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from ._errors import AudienceMismatchError, StoreError
-from ._models import MEMBER_STATUSES, Coupling, CurrentMember, PersonKind, address_key
+from ._models import MEMBER_STATUSES, CurrentMember, PersonKind, address_key, trusted_record
 from ._sqlite_base import Database, rows_in
 
 __all__ = ["MemberRecords"]
@@ -26,9 +26,6 @@ _INSERT_MEMBER: Final = (
 )
 #: The schema version that records the audience.
 _AUDIENCE_SINCE: Final = 2
-
-_new = object.__new__
-_set = object.__setattr__
 
 
 @functools.lru_cache(maxsize=4096)
@@ -122,19 +119,11 @@ class MemberRecords(Database):
                 tags = tag_sets.get(tags_json)
                 if tags is None:
                     tags = tag_sets[tags_json] = frozenset(json.loads(tags_json))
-                coupling = _new(Coupling)
-                _set(coupling, "person_id", person_id)
-                _set(coupling, "kind", kinds[kind])
-                _set(coupling, "tags", tags)
-                _set(coupling, "status_at_archive", at_archive)
-                member = _new(CurrentMember)
-                _set(member, "email_address", email)
-                _set(member, "first_name", first)
-                _set(member, "last_name", last)
-                _set(member, "tags", tags)
-                _set(member, "status", status)
-                _set(member, "coupling", coupling)
-                append(member)
+                append(
+                    trusted_record(
+                        email, first, last, tags, status, person_id, kinds[kind], at_archive
+                    )
+                )
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"the coupling database {self._path} holds a bad record") from exc
         return members
