@@ -21,7 +21,7 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._failures import field_errors_json
-from ._plan import Action, Adopt, Archive, ChangeAddress, Release, Upsert
+from ._plan import Action, Adopt, Archive, ChangeAddress, Release, Upsert, action_verb
 from ._report import SyncReport
 from ._store import Failure, FailureInput, Report
 from ._store_values import format_time
@@ -62,19 +62,9 @@ def action_json(action: Action) -> dict[str, Any]:
         "kind": action.kind.value,
         "email_address": action.email_address,
     }
-    if isinstance(action, Upsert):
-        data["action"] = (
-            "create" if action.create else ("re-add" if action.send_status else "update")
-        )
-    elif isinstance(action, ChangeAddress):
-        data["action"] = "change_address"
+    data["action"] = action_verb(action)
+    if isinstance(action, ChangeAddress):
         data["old_email_address"] = action.old_email_address
-    elif isinstance(action, Archive):
-        data["action"] = "archive"
-    elif isinstance(action, Release):
-        data["action"] = "release"
-    else:
-        data["action"] = "record"
     if isinstance(action, Upsert | ChangeAddress):
         data["merge_fields"] = dict(sorted(action.merge_fields.items()))
         data["tags_add"] = sorted(action.tags_add)

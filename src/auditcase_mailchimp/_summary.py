@@ -11,13 +11,14 @@ Nothing here sends, reads a file or looks at a clock: the command line passes th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import attrs
 
 from ._desired import Problem, ProblemCategory
-from ._plan import Action, Archive, ChangeAddress, Release, UnsubscribedNotice, Upsert
+from ._plan import Action, ChangeAddress, UnsubscribedNotice, action_verb
 from ._report import SyncReport
 from ._source import RowError
 from ._store import Failure, FailureInput
@@ -355,21 +356,13 @@ def unsubscribed_lines(notices: Iterable[UnsubscribedNotice]) -> tuple[PersonLin
 
 
 def _plan_counts(actions: Sequence[Action]) -> PlanCounts:
-    create = update = archive = change = release = 0
-    for action in actions:
-        if isinstance(action, Upsert):
-            if action.create:
-                create += 1
-            else:
-                update += 1
-        elif isinstance(action, ChangeAddress):
-            change += 1
-        elif isinstance(action, Archive):
-            archive += 1
-        elif isinstance(action, Release):
-            release += 1
+    verbs = Counter(action_verb(action) for action in actions)
     return PlanCounts(
-        create=create, update=update, archive=archive, change_address=change, release=release
+        create=verbs["create"],
+        update=verbs["update"] + verbs["re-add"],
+        archive=verbs["archive"],
+        change_address=verbs["change_address"],
+        release=verbs["release"],
     )
 
 
