@@ -34,6 +34,9 @@ __all__ = ["Answer", "ClientCore"]
 
 _log = logging.getLogger("auditcase_mailchimp._client")
 
+#: Compact JSON, UTF-8 as it is: one encoder for every request body.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -145,7 +148,7 @@ class ClientCore:
             from ._mailchimp_wire import body  # noqa: PLC0415 - not at start-up
 
             document = body(payload)
-            data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = _encode(document).encode("utf-8")
             headers.append(("Content-Type", "application/json"))
         return Request(method=method, url=url, headers=tuple(headers), body=data)
 
@@ -170,6 +173,9 @@ class ClientCore:
         transport, slots = self._transport, self._slots
 
         def once() -> Response:
+            if not _log.isEnabledFor(logging.DEBUG):
+                with slots:
+                    return transport.send(request)
             began = time.perf_counter()
             with slots:
                 response = transport.send(request)
