@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import shutil
@@ -709,6 +710,26 @@ def test_close_closes_the_kept_connections() -> None:
         assert sending.send(Request(method="GET", url=url)).status == 204
         assert not _SignallingServer.closed.is_set()  # kept alive
         sending.close()
+        assert _SignallingServer.closed.wait(10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_transport_let_go_of_without_close_closes_its_connections() -> None:
+    """A transport dropped unclosed closes its kept connections itself (no socket left to GC)."""
+    _SignallingServer.closed = threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        sending = RequestsTransport(pool_size=1)
+        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+        assert sending.send(Request(method="GET", url=url)).status == 204
+        assert not _SignallingServer.closed.is_set()  # kept alive
+        del sending
+        gc.collect()
         assert _SignallingServer.closed.wait(10)
     finally:
         server.shutdown()

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import select
 import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
@@ -395,7 +396,7 @@ class RequestsTransport:
     """The default transport: a bounded keep-alive pool per host, no retries.
 
     - a host reached directly (no proxy: Mailchimp itself, or the fake on this machine) is
-      sent to over the standard library's :mod:`http.client`, which costs about a third less
+      sent to over the standard library's ``http.client``, which costs about a third less
       CPU per request than going through ``requests``; a host reached through a proxy goes
       through a :class:`requests.Session` (HTTP proxies, CONNECT tunnels for HTTPS, proxy
       credentials from the proxy URL). Both behave as below;
@@ -486,6 +487,9 @@ class RequestsTransport:
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # A transport dropped without close() still closes its connections (no socket left to
+        # the garbage collector); close() runs the same, once.
+        self._release = weakref.finalize(self, _close_directs, self._routes)
 
     @property
     def verifies_tls(self) -> bool:
@@ -656,12 +660,17 @@ class RequestsTransport:
         """Close the connections; requests in flight finish on theirs."""
         with self._lock:
             self._closed = True
-            routes, self._routes = self._routes, {}
             self._directs = []
-        for route in routes.values():
-            if isinstance(route, _Direct):
-                route.close()
+        self._release()
         self._session.close()
+
+
+def _close_directs(routes: dict[str, _Direct | dict[str, str]]) -> None:
+    """Close the direct connections of a transport, closed or let go of."""
+    for route in list(routes.values()):
+        if isinstance(route, _Direct):
+            route.close()
+    routes.clear()
 
 
 def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0911 - one return per kind
