@@ -653,6 +653,20 @@ def test_headers_are_merged_by_name_and_the_body_sent_whole(
     assert {name.lower(): value for name, value in deleted}["content-length"] == "0"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [(("X-Note", "one\r\nX-Injected: two"),), (("X-Note", "\u20ac"),), (("X-Bad:Name", "x"),)],
+)
+def test_a_header_that_cannot_be_sent_is_a_configuration_error(
+    echo: str, transport: RequestsTransport, headers: tuple[tuple[str, str], ...]
+) -> None:
+    """A header with a line break (no injection), not Latin-1, or a bad name is refused."""
+    request = Request(method="GET", url=f"{echo}/3.0/ping", headers=headers)
+    with pytest.raises(ConfigurationError, match="cannot be sent"):
+        transport.send(request)
+    assert _Echo.seen == []
+
+
 def test_a_url_with_unsafe_characters_is_quoted(echo: str, transport: RequestsTransport) -> None:
     """A URL with a space or a non-ASCII letter is quoted as requests quotes it, not refused."""
     assert transport.send(Request(method="GET", url=f"{echo}/3.0/a b/é")).status == 204

@@ -346,9 +346,12 @@ class _Direct:
                 body = answer.read()
                 headers_in = tuple(answer.getheaders())
                 body = _decoded(body, answer.getheader("Content-Encoding"))
-            except Exception as exc:
+            except BaseException as exc:  # the connection is in an unknown state: not kept
                 connection.close()
-                raise _direct_error(exc, request, stage) from exc
+                mapped = _direct_error(exc, request, stage) if isinstance(exc, Exception) else exc
+                if mapped is exc:
+                    raise
+                raise mapped from exc
             if answer.will_close:
                 connection.close()
             else:
@@ -389,7 +392,7 @@ def _direct_error(exc: Exception, request: Request, stage: str) -> Exception:
         return NetworkError(f"{where}: connection failed or dropped")
     if isinstance(exc, ValueError):  # a header or target http.client refuses to send
         return ConfigurationError(f"{where}: the request cannot be sent")
-    return exc
+    return exc  # not a failure to get an answer (a bug): it goes up as it is
 
 
 class RequestsTransport:
