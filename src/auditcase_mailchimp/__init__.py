@@ -100,125 +100,35 @@ if TYPE_CHECKING:
     from ._sync import Progress, SyncReport, push_persons, remove_persons, sync
     from ._transport import Request, RequestsTransport, Response, Transport
 
-#: Where each public name lives, by private module: imported on first use.
-_HOMES: Final[dict[str, tuple[str, ...]]] = {
-    "_client": ("MailchimpClient",),
-    "_client_values": (
-        "BATCH_LIMIT",
-        "MAX_CONCURRENCY",
-        "PAGE_SIZE",
-        "AddressChange",
-        "AudienceMember",
-        "FailureDetail",
-        "MemberOutcome",
-        "MemberResult",
-        "TagChange",
-        "UpsertItem",
-        "subscriber_hash",
-    ),
-    "_credentials": (
-        "ApiKey",
-        "Credentials",
-        "OAuthToken",
-        "SecretHeader",
-    ),
-    "_desired": (
-        "DesiredState",
-        "Problem",
-        "ProblemCategory",
-        "desired_state",
-    ),
-    "_errors": (
-        "AudienceMismatchError",
-        "AudienceNotFoundError",
-        "AuditCaseMailchimpError",
-        "AuthenticationError",
-        "ConfigurationError",
-        "ErrorCategory",
-        "FieldError",
-        "InvalidInputError",
-        "InvalidPersonError",
-        "MailchimpAPIError",
-        "MailchimpError",
-        "MailchimpServerError",
-        "MassArchiveError",
-        "NetworkError",
-        "NetworkTimeoutError",
-        "RateLimitedError",
-        "SourceError",
-        "StoreBusyError",
-        "StoreError",
-        "UnexpectedResponseError",
-    ),
-    "_mapping": (
-        "MERGE_FIELD_MAX_BYTES",
-        "TAG_EXCLUDED_FROM_CORRESPONDENCE",
-        "TAG_NO_MAILINGS",
-        "is_valid_email_address",
-        "to_member",
-    ),
-    "_models": (
-        "MEMBER_STATUSES",
-        "Coupling",
-        "CurrentMember",
-        "MailchimpMember",
-        "MemberStatus",
-        "Person",
-        "PersonKind",
-        "address_key",
-    ),
-    "_plan": (
-        "Action",
-        "Adopt",
-        "Archive",
-        "ChangeAddress",
-        "Plan",
-        "Release",
-        "UnsubscribedNotice",
-        "Upsert",
-        "plan_sync",
-    ),
-    "_retry": (
-        "RetryEvent",
-        "RetryPolicy",
-    ),
-    "_settle": ("Intent",),
-    "_source": (
-        "ExportFile",
-        "ExportResult",
-        "PersonSource",
-        "RowError",
-        "UnreadableSourceError",
-    ),
-    "_store": (
-        "REFUSAL_CATEGORIES",
-        "RETRYABLE_CATEGORIES",
-        "SCHEMA_VERSION",
-        "CouplingStore",
-        "Failure",
-        "FailureInput",
-        "Report",
-        "RunRecord",
-        "SQLiteStore",
-        "is_refusal",
-    ),
-    "_sync": (
-        "Progress",
-        "SyncReport",
-        "push_persons",
-        "remove_persons",
-        "sync",
-    ),
-    "_transport": (
-        "Request",
-        "RequestsTransport",
-        "Response",
-        "Transport",
-    ),
+#: Where each public name lives, by private module (names apart by spaces).
+_HOMES: Final = {
+    "_client": "MailchimpClient",
+    "_client_values": "BATCH_LIMIT MAX_CONCURRENCY PAGE_SIZE AddressChange AudienceMember "
+    "FailureDetail MemberOutcome MemberResult TagChange UpsertItem "
+    "subscriber_hash",
+    "_credentials": "ApiKey Credentials OAuthToken SecretHeader",
+    "_desired": "DesiredState Problem ProblemCategory desired_state",
+    "_errors": "AudienceMismatchError AudienceNotFoundError AuditCaseMailchimpError "
+    "AuthenticationError ConfigurationError ErrorCategory FieldError InvalidInputError "
+    "InvalidPersonError MailchimpAPIError MailchimpError MailchimpServerError "
+    "MassArchiveError NetworkError NetworkTimeoutError RateLimitedError SourceError "
+    "StoreBusyError StoreError UnexpectedResponseError",
+    "_mapping": "MERGE_FIELD_MAX_BYTES TAG_EXCLUDED_FROM_CORRESPONDENCE TAG_NO_MAILINGS "
+    "is_valid_email_address to_member",
+    "_models": "MEMBER_STATUSES Coupling CurrentMember MailchimpMember MemberStatus Person "
+    "PersonKind address_key",
+    "_plan": "Action Adopt Archive ChangeAddress Plan Release UnsubscribedNotice Upsert plan_sync",
+    "_retry": "RetryEvent RetryPolicy",
+    "_settle": "Intent",
+    "_source": "ExportFile ExportResult PersonSource RowError UnreadableSourceError",
+    "_store": "REFUSAL_CATEGORIES RETRYABLE_CATEGORIES SCHEMA_VERSION CouplingStore Failure "
+    "FailureInput Report RunRecord SQLiteStore is_refusal",
+    "_sync": "Progress SyncReport push_persons remove_persons sync",
+    "_transport": "Request RequestsTransport Response Transport",
 }
 
 #: The module of each public name.
-_HOME_OF: Final = {name: module for module, names in _HOMES.items() for name in names}
+_HOME_OF: Final = {name: module for module, names in _HOMES.items() for name in names.split()}
 
 __all__ = [
     "BATCH_LIMIT",
