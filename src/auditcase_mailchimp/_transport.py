@@ -12,7 +12,6 @@ with an error status is not a failure here: it is a :class:`Response` like any o
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import select
 import threading
@@ -160,6 +159,8 @@ def _is_loopback(host: str) -> bool:
     """Whether the host is this machine: never reached through a proxy."""
     if host.lower() == "localhost":
         return True
+    import ipaddress  # noqa: PLC0415 - once per host, when a transport meets it
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
