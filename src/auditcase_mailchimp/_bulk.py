@@ -13,8 +13,9 @@ the failure overview reads the same whichever way a change was sent.
   could not change;
 - ``/batches`` (§5.2): :func:`submit_batch`, :func:`batch_state` (a poll) and
   :func:`batch_results` (the gzipped tar at ``response_body_url``); each operation's result
-  is read by the same rules as the direct request's answer (:func:`operation_response`,
-  :func:`address_change_result`, :func:`~auditcase_mailchimp._answers.member_call_result`).
+  is read by the same functions as the direct request's answer (:func:`operation_response`
+  makes it an answer; :mod:`auditcase_mailchimp._answers` reads it: ``address_change_result``
+  and ``status_in``, re-exported here, and ``member_call_result``).
 
 Logging: counts and tag ids only, never an address.
 """

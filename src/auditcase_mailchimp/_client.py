@@ -386,7 +386,7 @@ class MailchimpClient(ClientCore):
                 "batch subscribe to list %s: %d members, failed: %s %s",
                 list_id,
                 len(chunk),
-                detail.status or "no answer",
+                detail.status or detail.title,
                 detail.category,
             )
             return [MemberResult.failed(item.email_address, detail) for item in chunk]
