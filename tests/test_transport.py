@@ -749,3 +749,50 @@ def test_a_transport_let_go_of_without_close_closes_its_connections() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class _Held(BaseHTTPRequestHandler):
+    """Answers 204 over keep-alive once ``go`` is set; sets ``entered`` when a request is in."""
+
+    protocol_version = "HTTP/1.1"
+    entered = threading.Event()
+    go = threading.Event()
+
+    def do_GET(self) -> None:
+        type(self).entered.set()
+        type(self).go.wait(10)
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+def test_a_request_in_flight_at_close_finishes_and_its_connection_is_not_kept() -> None:
+    """Transport.close: a request under way gets its answer, then its connection is closed."""
+    _SignallingServer.closed = threading.Event()
+    _Held.entered, _Held.go = threading.Event(), threading.Event()
+    server = _SignallingServer(("127.0.0.1", 0), _Held)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    sending = RequestsTransport(pool_size=1)
+    answers: list[Response] = []
+    url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
+    asking = threading.Thread(
+        target=lambda: answers.append(sending.send(Request(method="GET", url=url)))
+    )
+    try:
+        asking.start()
+        assert _Held.entered.wait(10)
+        sending.close()
+        _Held.go.set()
+        asking.join(10)
+        assert [answer.status for answer in answers] == [204]
+        assert _SignallingServer.closed.wait(10)
+    finally:
+        _Held.go.set()
+        asking.join(10)
+        server.shutdown()
+        server.server_close()
+        thread.join()
