@@ -346,7 +346,7 @@ class _Direct:
                 answer = connection.getresponse()
                 body = answer.read()
                 headers_in = tuple(answer.getheaders())
-                body = _decoded(body, answer.getheader("Content-Encoding"))
+                body = _decoded(body, _header(headers_in, "Content-Encoding"))
             except BaseException as exc:  # the connection is in an unknown state: not kept
                 connection.close()
                 mapped = _direct_error(exc, request, stage) if isinstance(exc, Exception) else exc
