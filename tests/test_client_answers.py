@@ -25,6 +25,7 @@ from auditcase_mailchimp import (
 )
 from auditcase_mailchimp._answers import (
     address_change_fallback,
+    address_change_result,
     batch_results,
     classify_refusal,
     error_from_response,
@@ -317,6 +318,25 @@ def test_an_address_missing_from_the_answer_is_worth_repeating() -> None:
 def test_which_refused_address_changes_fall_back(response: Response, *, fallback: bool) -> None:
     """R5.4: an existing new address, an absent old one or a status that forbids it fall back."""
     assert address_change_fallback(error_from_response(response, audience_level=False)) is fallback
+
+
+def test_an_address_change_answer_reads_the_same_direct_or_in_a_batch() -> None:
+    """R5.4: one reading of a PATCH's answer: the status it names, or a failure with fallback."""
+    moved = Response(status=200, body=json.dumps({"status": "subscribed", "id": "x"}).encode())
+    assert address_change_result(moved, "new@example.nl") == MemberResult(
+        email_address="new@example.nl", outcome=MemberOutcome.ADDRESS_CHANGED, status="subscribed"
+    )
+    unreadable = address_change_result(Response(status=200, body=b"<html>"), "new@example.nl")
+    assert (unreadable.outcome, unreadable.status) == (MemberOutcome.ADDRESS_CHANGED, "")
+    refused = address_change_result(_problem(400, "Member Exists"), "new@example.nl")
+    assert refused.error is not None
+    assert (refused.outcome, refused.fallback, refused.error.category) == (
+        MemberOutcome.FAILED,
+        True,
+        ErrorCategory.MEMBER_EXISTS,
+    )
+    with pytest.raises(AuthenticationError):
+        address_change_result(_problem(401, "API Key Invalid"), "new@example.nl")
 
 
 def test_member_result_failed_is_public() -> None:

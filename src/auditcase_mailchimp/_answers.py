@@ -9,6 +9,7 @@ them, so every answer Mailchimp can give is tested with values (``tests/test_cli
   the right class and :class:`~auditcase_mailchimp.ErrorCategory` (MAILCHIMP.md §6);
 - :func:`member_call_result`: the answer to a request about one member (tags, archive, delete),
   where an archive answered 204, 404 or 405 "cannot be removed" means the member is out (R4.5);
+- :func:`address_change_result`: the answer to an address change, with R5.4's fallback;
 - :func:`batch_results`: a batch-subscribe answer as one result per address sent, an address
   the answer does not mention being a failure worth repeating, not a refusal (R6.3).
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
+
+import attrs
 
 from ._client_values import AudienceMember, FailureDetail, MemberOutcome, MemberResult
 from ._errors import (
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CANNOT_BE_REMOVED",
     "address_change_fallback",
+    "address_change_result",
     "batch_results",
     "classify_refusal",
     "error_from_response",
@@ -48,6 +52,7 @@ __all__ = [
     "missing_from_batch",
     "reason",
     "should_retry",
+    "status_in",
     "to_audience_member",
 ]
 
@@ -295,20 +300,10 @@ def batch_results(
         if answer is None:
             results.append(MemberResult.failed(address, missing))
         elif answer.email_address != address:
-            results.append(_evolve_address(answer, address))
+            results.append(attrs.evolve(answer, email_address=address))
         else:
             results.append(answer)
     return results
-
-
-def _evolve_address(result: MemberResult, email_address: str) -> MemberResult:
-    return MemberResult(
-        email_address=email_address,
-        outcome=result.outcome,
-        status=result.status,
-        error=result.error,
-        fallback=result.fallback,
-    )
 
 
 def address_change_fallback(error: MailchimpAPIError) -> bool:
@@ -319,4 +314,44 @@ def address_change_fallback(error: MailchimpAPIError) -> bool:
     """
     return error.category in {ErrorCategory.MEMBER_EXISTS, ErrorCategory.NOT_FOUND} or (
         "only update email addresses" in error.detail.lower()
+    )
+
+
+def status_in(response: Response) -> str:
+    """The member status an answer names, ``""`` when it names none (or is not JSON)."""
+    try:
+        document = json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    status = document.get("status") if isinstance(document, dict) else None
+    return status if isinstance(status, str) else ""
+
+
+def address_change_result(response: Response, email_address: str) -> MemberResult:
+    """The result of an address change (``PATCH`` of the old member), direct or in a batch.
+
+    Args:
+        response: The answer.
+        email_address: The new address.
+
+    Returns:
+        ``address_changed`` with the status the answer names, or ``failed`` with
+        :attr:`~MemberResult.fallback` set for the refusals R5.4 falls back on
+        (:func:`address_change_fallback`).
+
+    Raises:
+        AuthenticationError: The key is refused.
+        AudienceNotFoundError: No such audience.
+    """
+    if response.status < 300:  # noqa: PLR2004
+        return MemberResult(
+            email_address=email_address,
+            outcome=MemberOutcome.ADDRESS_CHANGED,
+            status=status_in(response),
+        )
+    error = error_from_response(response, audience_level=False)
+    if is_fatal(error):
+        raise error
+    return MemberResult.failed(
+        email_address, FailureDetail.from_error(error), fallback=address_change_fallback(error)
     )

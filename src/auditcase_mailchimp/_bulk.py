@@ -13,8 +13,9 @@ the failure overview reads the same whichever way a change was sent.
   could not change;
 - ``/batches`` (§5.2): :func:`submit_batch`, :func:`batch_state` (a poll) and
   :func:`batch_results` (the gzipped tar at ``response_body_url``); each operation's result
-  is read by the same rules as the direct request's answer (:func:`operation_response`,
-  :func:`address_change_result`, :func:`~auditcase_mailchimp._answers.member_call_result`).
+  is read by the same functions as the direct request's answer (:func:`operation_response`
+  makes it an answer; :mod:`auditcase_mailchimp._answers` reads it: ``address_change_result``
+  and ``status_in``, re-exported here, and ``member_call_result``).
 
 Logging: counts and tag ids only, never an address.
 """
@@ -28,8 +29,8 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._answers import address_change_fallback, error_from_response, is_fatal
-from ._client import FailureDetail, MailchimpClient, MemberOutcome, MemberResult
+from ._answers import address_change_result, is_fatal, status_in
+from ._client import FailureDetail, MailchimpClient
 from ._errors import ErrorCategory, MailchimpError, UnexpectedResponseError
 
 if TYPE_CHECKING:
@@ -58,21 +59,6 @@ _PAGE: Final = 1000
 _NOT_THERE: Final = ("not on the", "not a member", "does not exist", "not subscribed to")
 
 
-def _document(client: MailchimpClient, method: str, path: str, **options: Any) -> Any:
-    """Send one request; its JSON answer, or the error it raised (fatal ones always raise)."""
-    answer = client._send(method, path, **options)  # noqa: SLF001 - the client's own sender
-    response = answer.response
-    if response.status >= 300:  # noqa: PLR2004
-        raise error_from_response(response, audience_level=False)
-    try:
-        return json.loads(response.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UnexpectedResponseError(
-            f"the answer to {method} on segments is not JSON",
-            request_id=response.header("X-Request-Id") or "",
-        ) from exc
-
-
 def static_tags(client: MailchimpClient, list_id: str) -> dict[str, int]:
     """Every tag of the audience (static segment) with its id, by name.
 
@@ -88,7 +74,9 @@ def static_tags(client: MailchimpClient, list_id: str) -> dict[str, int]:
             "offset": offset,
             "fields": "segments.id,segments.name,total_items",
         }
-        document = _document(client, "GET", f"/lists/{list_id}/segments", query=query)
+        document, _ = client._document(  # noqa: SLF001 - the client's one path for a JSON answer
+            "GET", f"/lists/{list_id}/segments", query=query, what="the tags"
+        )
         segments = document.get("segments") if isinstance(document, dict) else None
         if not isinstance(segments, list):
             raise UnexpectedResponseError("the answer listing the tags holds no segments")
@@ -111,7 +99,9 @@ def create_tag(client: MailchimpClient, list_id: str, name: str) -> int:
     """
     body = {"name": name, "static_segment": []}
     try:
-        document = _document(client, "POST", f"/lists/{list_id}/segments", body=body)
+        document, _ = client._document(  # noqa: SLF001 - the client's one path for a JSON answer
+            "POST", f"/lists/{list_id}/segments", body=body, what="creating a tag"
+        )
         return int(document["id"])
     except MailchimpError as error:
         if is_fatal(error):
@@ -182,26 +172,16 @@ def change_segment(
         AudienceNotFoundError: No such audience.
     """
     body = {"members_to_add": list(add), "members_to_remove": list(remove)}
-    path = f"/lists/{list_id}/segments/{tag_id}"
     try:
-        answer = client._send("POST", path, body=body)  # noqa: SLF001 - the client's own sender
-    except MailchimpError as exc:
-        return FailureDetail.from_error(exc)
-    response = answer.response
-    request_id = response.header("X-Request-Id") or ""
-    if response.status >= 300:  # noqa: PLR2004
-        error = error_from_response(response, audience_level=False)
-        if is_fatal(error):
-            raise error
-        _log.info("segment %s: %s %s", tag_id, error.status, error.category)
-        return FailureDetail.from_error(error)
-    try:
-        document = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
-        unexpected = UnexpectedResponseError(
-            "the segment answer is not JSON", request_id=request_id
+        document, request_id = client._document(  # noqa: SLF001 - the client's one path
+            "POST", f"/lists/{list_id}/segments/{tag_id}", body=body, what="a segment change"
         )
-        return FailureDetail.from_error(unexpected)
+    except MailchimpError as error:
+        if is_fatal(error):
+            raise
+        detail = FailureDetail.from_error(error)
+        _log.info("segment %s: %s %s", tag_id, detail.status, detail.category)
+        return detail
     failures = segment_failures(document, request_id)
     _log.info(
         "segment %s: %d to add, %d to remove, %d failed", tag_id, len(add), len(remove),
@@ -219,7 +199,9 @@ def submit_batch(client: MailchimpClient, operations: Sequence[Mapping[str, Any]
     Raises:
         MailchimpError: The batch was not accepted.
     """
-    document = _document(client, "POST", "/batches", body={"operations": list(operations)})
+    document, _ = client._document(  # noqa: SLF001 - the client's one path for a JSON answer
+        "POST", "/batches", body={"operations": list(operations)}, what="a batch"
+    )
     batch_id = document.get("id") if isinstance(document, dict) else None
     if not isinstance(batch_id, str) or not batch_id:
         raise UnexpectedResponseError("the answer to a batch holds no id")
@@ -233,7 +215,9 @@ def batch_state(client: MailchimpClient, batch_id: str) -> dict[str, Any]:
     Raises:
         MailchimpError: The batch could not be read (a 404: it is gone).
     """
-    document = _document(client, "GET", f"/batches/{batch_id}")
+    document, _ = client._document(  # noqa: SLF001 - the client's one path for a JSON answer
+        "GET", f"/batches/{batch_id}", what="a batch's state"
+    )
     if not isinstance(document, dict):
         raise UnexpectedResponseError("the answer about a batch is not an object")
     return document
@@ -283,35 +267,4 @@ def operation_response(result: Mapping[str, Any]) -> Response:
     return Response(
         status=status if isinstance(status, int) else 500,
         body=text.encode("utf-8") if isinstance(text, str) else b"",
-    )
-
-
-def status_in(response: Response) -> str:
-    """The member status an operation's answer names, ``""`` when it names none."""
-    try:
-        document = json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    status = document.get("status") if isinstance(document, dict) else None
-    return status if isinstance(status, str) else ""
-
-
-def address_change_result(response: Response, email_address: str) -> MemberResult:
-    """The result of an address change (``PATCH`` of the old member), as a direct call reads it.
-
-    Raises:
-        AuthenticationError: The key is refused.
-        AudienceNotFoundError: No such audience.
-    """
-    if response.status < 300:  # noqa: PLR2004
-        return MemberResult(
-            email_address=email_address,
-            outcome=MemberOutcome.ADDRESS_CHANGED,
-            status=status_in(response),
-        )
-    error = error_from_response(response, audience_level=False)
-    if is_fatal(error):
-        raise error
-    return MemberResult.failed(
-        email_address, FailureDetail.from_error(error), fallback=address_change_fallback(error)
     )

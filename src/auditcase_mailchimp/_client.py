@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._answers import (
-    address_change_fallback,
+    address_change_result,
     batch_results,
     classify_refusal,
     error_from_response,
@@ -71,7 +71,6 @@ from ._errors import (
     InvalidInputError,
     MailchimpError,
     NetworkError,
-    UnexpectedResponseError,
 )
 from ._mapping import MERGE_FIELD_MAX_BYTES
 
@@ -356,7 +355,7 @@ class MailchimpClient(ClientCore):
         return [result for chunk in results for result in chunk]
 
     def _subscribe(self, list_id: str, chunk: Sequence[UpsertItem]) -> list[MemberResult]:
-        from ._mailchimp_wire import WireBatchResult, WireSubscribe, parse_json, structure  # noqa: PLC0415 - not at start-up
+        from ._mailchimp_wire import WireBatchResult, WireSubscribe, structure  # noqa: PLC0415 - not at start-up
 
         payload = WireSubscribe(
             members=[_subscribe_entry(item) for item in chunk],
@@ -369,35 +368,27 @@ class MailchimpClient(ClientCore):
         # (sync_tags false), and status is sent only to re-add an archived member, which a
         # repeat re-adds again.
         try:
-            answer = self._send("POST", f"/lists/{list_id}", body=payload)
-        except NetworkError as exc:
-            detail = FailureDetail.from_error(exc)
-            _log.warning("batch subscribe to list %s: %d members, no answer", list_id, len(chunk))
-            return [MemberResult.failed(item.email_address, detail) for item in chunk]
-        response = answer.response
-        request_id = response.header("X-Request-Id") or ""
-        if response.status >= 300:  # noqa: PLR2004
-            error = error_from_response(response, audience_level=True)
+            document, request_id = self._document(
+                "POST",
+                f"/lists/{list_id}",
+                body=payload,
+                audience_level=True,
+                what="batch subscribe",
+            )
+            result = structure(
+                document, WireBatchResult, what="batch subscribe", request_id=request_id
+            )
+        except MailchimpError as error:
             if is_fatal(error):
-                raise error
+                raise
+            detail = FailureDetail.from_error(error)
             _log.warning(
-                "batch subscribe to list %s: %d members, refused: %s %s",
+                "batch subscribe to list %s: %d members, failed: %s %s",
                 list_id,
                 len(chunk),
-                error.status,
-                error.category,
+                detail.status or detail.title,
+                detail.category,
             )
-            detail = FailureDetail.from_error(error)
-            return [MemberResult.failed(item.email_address, detail) for item in chunk]
-        try:
-            result = structure(
-                parse_json(response.body, what="batch subscribe", request_id=request_id),
-                WireBatchResult,
-                what="batch subscribe",
-                request_id=request_id,
-            )
-        except UnexpectedResponseError as exc:
-            detail = FailureDetail.from_error(exc)
             return [MemberResult.failed(item.email_address, detail) for item in chunk]
         results = batch_results([item.email_address for item in chunk], result, request_id)
         _log.info(
@@ -441,7 +432,27 @@ class MailchimpClient(ClientCore):
             AuthenticationError: The key is refused.
         """
         lid = check_list_id(list_id)
-        return self._set_tags(lid, TagChange(email_address=email_address, add=add, remove=remove))
+        change = TagChange(email_address=email_address, add=add, remove=remove)
+        if not (change.add or change.remove):
+            return MemberResult(email_address=change.email_address, outcome=MemberOutcome.TAGS_SET)
+        from ._mailchimp_wire import WireTags, WireTagStatus  # noqa: PLC0415 - not at start-up
+
+        payload = WireTags(
+            tags=[WireTagStatus(name, "active") for name in sorted(change.add)]
+            + [WireTagStatus(name, "inactive") for name in sorted(change.remove)],
+            is_syncing=True,
+        )
+        # Safe to repeat: the call sets each named tag to an absolute state (active or
+        # inactive); doing it twice leaves the same tags as doing it once.
+        hashed = subscriber_hash(change.email_address)
+        return self._member_call(
+            "POST",
+            f"/lists/{lid}/members/{hashed}/tags",
+            payload,
+            change.email_address,
+            done=MemberOutcome.TAGS_SET,
+            what="tags",
+        )
 
     def set_tags_many(self, list_id: str, changes: Sequence[TagChange]) -> list[MemberResult]:
         """:meth:`set_tags` for many members, up to ``concurrency`` at once.
@@ -458,28 +469,11 @@ class MailchimpClient(ClientCore):
             InvalidInputError: A change is not a :class:`TagChange`; nothing was sent.
             AuthenticationError: The key is refused.
         """
-        return self._many(list_id, changes, instance_of(TagChange, "changes"), self._set_tags)
-
-    def _set_tags(self, list_id: str, change: TagChange) -> MemberResult:
-        if not (change.add or change.remove):
-            return MemberResult(email_address=change.email_address, outcome=MemberOutcome.TAGS_SET)
-        from ._mailchimp_wire import WireTags, WireTagStatus  # noqa: PLC0415 - not at start-up
-
-        payload = WireTags(
-            tags=[WireTagStatus(name, "active") for name in sorted(change.add)]
-            + [WireTagStatus(name, "inactive") for name in sorted(change.remove)],
-            is_syncing=True,
-        )
-        # Safe to repeat: the call sets each named tag to an absolute state (active or
-        # inactive); doing it twice leaves the same tags as doing it once.
-        hashed = subscriber_hash(change.email_address)
-        return self._member_call(
-            "POST",
-            f"/lists/{list_id}/members/{hashed}/tags",
-            payload,
-            change.email_address,
-            done=MemberOutcome.TAGS_SET,
-            what="tags",
+        return self._many(
+            list_id,
+            changes,
+            instance_of(TagChange, "changes"),
+            lambda lid, c: self.set_tags(lid, c.email_address, add=c.add, remove=c.remove),
         )
 
     # --- archive and permanent delete ------------------------------------------------------
@@ -503,7 +497,22 @@ class MailchimpClient(ClientCore):
             AuthenticationError: The key is refused.
         """
         lid = check_list_id(list_id)
-        return self._archive(lid, check_address(email_address))
+        address = check_address(email_address)
+        # Safe to repeat: archiving an archived member changes nothing. A repeat whose first
+        # attempt was carried out gets a 405 "cannot be removed" (or, in older recordings, a
+        # 404): that is reported as "absent", which counts as archived, as does a member that
+        # was never there, or one Mailchimp will not archive because it is cleaned or pending.
+        return self._member_call(
+            "DELETE",
+            f"/lists/{lid}/members/{subscriber_hash(address)}",
+            None,
+            address,
+            done=MemberOutcome.ARCHIVED,
+            what="archive",
+            status="archived",
+            absent_ok=True,
+            removal=True,
+        )
 
     def archive_many(self, list_id: str, email_addresses: Sequence[str]) -> list[MemberResult]:
         """:meth:`archive` for many members, up to ``concurrency`` at once.
@@ -520,24 +529,7 @@ class MailchimpClient(ClientCore):
             InvalidInputError: An address is not an address; nothing was sent.
             AuthenticationError: The key is refused.
         """
-        return self._many(list_id, email_addresses, check_address, self._archive)
-
-    def _archive(self, list_id: str, email_address: str) -> MemberResult:
-        # Safe to repeat: archiving an archived member changes nothing. A repeat whose first
-        # attempt was carried out gets a 405 "cannot be removed" (or, in older recordings, a
-        # 404): that is reported as "absent", which counts as archived, as does a member that
-        # was never there, or one Mailchimp will not archive because it is cleaned or pending.
-        return self._member_call(
-            "DELETE",
-            f"/lists/{list_id}/members/{subscriber_hash(email_address)}",
-            None,
-            email_address,
-            done=MemberOutcome.ARCHIVED,
-            what="archive",
-            status="archived",
-            absent_ok=True,
-            removal=True,
-        )
+        return self._many(list_id, email_addresses, check_address, self.archive)
 
     def delete_permanently(self, list_id: str, email_address: str) -> MemberResult:
         """Permanently delete one member (GDPR erasure, R4.2): it can never be re-imported.
@@ -646,7 +638,42 @@ class MailchimpClient(ClientCore):
             email_address=new_email_address,
             merge_fields=merge_fields,
         )
-        return self._change_address(lid, change)
+        from ._mailchimp_wire import WireAddressChange  # noqa: PLC0415 - not at start-up
+
+        new = change.email_address
+        payload = WireAddressChange(email_address=new, merge_fields=dict(change.merge_fields))
+        old_hash = subscriber_hash(change.old_email_address)
+        # Repeated only after a 429 (not carried out) or a 5xx / no answer (perhaps carried
+        # out). In the second case the old address may be gone because our own first attempt
+        # moved it: a 404 is then checked by reading the new address. Found: the change was
+        # made. Not found: the honest answer is "old address absent", with the R5.4 fallback.
+        try:
+            answer = self._send("PATCH", f"/lists/{lid}/members/{old_hash}", body=payload)
+        except NetworkError as exc:
+            _log.info("address change of member %s: no answer", old_hash)
+            return MemberResult.failed(new, FailureDetail.from_error(exc))
+        result = address_change_result(answer.response, new)
+        error = result.error
+        if error is None:
+            return result
+        if error.category is ErrorCategory.NOT_FOUND and answer.ambiguous:
+            try:
+                moved = self.get_member(lid, new)
+            except MailchimpError:
+                moved = None
+            if moved is not None and moved.status != "archived":
+                _log.info("address change of member %s: confirmed by reading", old_hash)
+                return MemberResult(
+                    email_address=new, outcome=MemberOutcome.ADDRESS_CHANGED, status=moved.status
+                )
+        _log.info(
+            "address change of member %s refused: %s %s%s",
+            old_hash,
+            error.status,
+            error.category,
+            " (fallback)" if result.fallback else "",
+        )
+        return result
 
     def change_addresses(
         self, list_id: str, changes: Sequence[AddressChange]
@@ -666,58 +693,10 @@ class MailchimpClient(ClientCore):
             AuthenticationError: The key is refused.
         """
         return self._many(
-            list_id, changes, instance_of(AddressChange, "changes"), self._change_address
+            list_id,
+            changes,
+            instance_of(AddressChange, "changes"),
+            lambda lid, c: self.change_address(
+                lid, c.old_email_address, c.email_address, c.merge_fields
+            ),
         )
-
-    def _change_address(self, list_id: str, change: AddressChange) -> MemberResult:
-        from ._mailchimp_wire import WireAddressChange, WireMember, parse_json, structure  # noqa: PLC0415 - not at start-up
-
-        new = change.email_address
-        payload = WireAddressChange(email_address=new, merge_fields=dict(change.merge_fields))
-        old_hash = subscriber_hash(change.old_email_address)
-        # Repeated only after a 429 (not carried out) or a 5xx / no answer (perhaps carried
-        # out). In the second case the old address may be gone because our own first attempt
-        # moved it: a 404 is then checked by reading the new address. Found: the change was
-        # made. Not found: the honest answer is "old address absent", with the R5.4 fallback.
-        try:
-            answer = self._send("PATCH", f"/lists/{list_id}/members/{old_hash}", body=payload)
-        except NetworkError as exc:
-            _log.info("address change of member %s: no answer", old_hash)
-            return MemberResult.failed(new, FailureDetail.from_error(exc))
-        response = answer.response
-        request_id = response.header("X-Request-Id") or ""
-        if response.status < 300:  # noqa: PLR2004
-            try:
-                wire = structure(
-                    parse_json(response.body, what="address change", request_id=request_id),
-                    WireMember,
-                    what="address change",
-                    request_id=request_id,
-                )
-            except UnexpectedResponseError:
-                return MemberResult(email_address=new, outcome=MemberOutcome.ADDRESS_CHANGED)
-            return MemberResult(
-                email_address=new, outcome=MemberOutcome.ADDRESS_CHANGED, status=wire.status
-            )
-        error = error_from_response(response, audience_level=False)
-        if is_fatal(error):
-            raise error
-        if error.category is ErrorCategory.NOT_FOUND and answer.ambiguous:
-            try:
-                moved = self.get_member(list_id, new)
-            except MailchimpError:
-                moved = None
-            if moved is not None and moved.status != "archived":
-                _log.info("address change of member %s: confirmed by reading", old_hash)
-                return MemberResult(
-                    email_address=new, outcome=MemberOutcome.ADDRESS_CHANGED, status=moved.status
-                )
-        fallback = address_change_fallback(error)
-        _log.info(
-            "address change of member %s refused: %s %s%s",
-            old_hash,
-            error.status,
-            error.category,
-            " (fallback)" if fallback else "",
-        )
-        return MemberResult.failed(new, FailureDetail.from_error(error), fallback=fallback)

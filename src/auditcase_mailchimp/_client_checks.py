@@ -38,7 +38,7 @@ def check_address(value: object, what: str = "email_address") -> str:
         raise InvalidInputError(f"{what} must be a string, got {type(value).__name__}")
     if not value:
         raise InvalidInputError(f"{what} is empty")
-    if any(c.isspace() for c in value):
+    if value.split() != [value]:  # a white-space character anywhere
         raise InvalidInputError(f"{what} contains whitespace")
     if not value.isprintable():
         raise InvalidInputError(f"{what} contains control characters")

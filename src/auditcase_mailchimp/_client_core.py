@@ -34,6 +34,9 @@ __all__ = ["Answer", "ClientCore"]
 
 _log = logging.getLogger("auditcase_mailchimp._client")
 
+#: Compact JSON, UTF-8 as it is: one encoder for every request body.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -145,7 +148,7 @@ class ClientCore:
             from ._mailchimp_wire import body  # noqa: PLC0415 - not at start-up
 
             document = body(payload)
-            data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = _encode(document).encode("utf-8")
             headers.append(("Content-Type", "application/json"))
         return Request(method=method, url=url, headers=tuple(headers), body=data)
 
@@ -170,6 +173,9 @@ class ClientCore:
         transport, slots = self._transport, self._slots
 
         def once() -> Response:
+            if not _log.isEnabledFor(logging.DEBUG):
+                with slots:
+                    return transport.send(request)
             began = time.perf_counter()
             with slots:
                 response = transport.send(request)
@@ -191,6 +197,31 @@ class ClientCore:
         )
         return Answer(response, ambiguous)
 
+    def _document(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        audience_level: bool = False,
+        what: str,
+    ) -> tuple[Any, str]:
+        """Send one request (retried as :meth:`_send` does); its parsed JSON and request id.
+
+        Raises:
+            MailchimpAPIError: An error answer (of the class :func:`error_from_response` picks).
+            UnexpectedResponseError: The answer is not JSON.
+            NetworkError: No answer, after the retries the policy allows.
+        """
+        response = self._send(method, path, query=query, body=body).response
+        if response.status >= 300:  # noqa: PLR2004
+            raise error_from_response(response, audience_level=audience_level)
+        request_id = response.header("X-Request-Id") or ""
+        from ._mailchimp_wire import parse_json  # noqa: PLC0415 - not at start-up
+
+        return parse_json(response.body, what=what, request_id=request_id), request_id
+
     def _get(
         self,
         path: str,
@@ -201,14 +232,11 @@ class ClientCore:
         what: str,
     ) -> T:
         """GET a document; any failure raises. GET is safe to repeat: it changes nothing."""
-        answer = self._send("GET", path, query=query)
-        response = answer.response
-        if response.status >= 300:  # noqa: PLR2004
-            raise error_from_response(response, audience_level=audience_level)
-        request_id = response.header("X-Request-Id") or ""
-        from ._mailchimp_wire import parse_json, structure  # noqa: PLC0415 - not at start-up
+        from ._mailchimp_wire import structure  # noqa: PLC0415 - not at start-up
 
-        document = parse_json(response.body, what=what, request_id=request_id)
+        document, request_id = self._document(
+            "GET", path, query=query, audience_level=audience_level, what=what
+        )
         return structure(document, cls, what=what, request_id=request_id)
 
     def _map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
