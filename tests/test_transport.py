@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import gc
-import gzip
 import json
 import shutil
 import socket
 import ssl
 import subprocess
 import threading
-import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._errors import ConfigurationError, NetworkError, NetworkTimeoutError
@@ -91,14 +89,14 @@ def test_transport_does_not_retry(
 
 
 def test_refused_connection_is_a_retryable_network_error(transport: RequestsTransport) -> None:
-    """Connection refused is our NetworkError, the socket's error kept (STYLE.md: map it)."""
+    """Connection refused is our NetworkError, requests' error kept (STYLE.md: map at boundary)."""
     request = Request(method="GET", url=f"http://127.0.0.1:{_free_port()}/3.0/ping")
     with pytest.raises(NetworkError) as caught:
         transport.send(request)
     assert caught.value.retryable
     assert caught.value.category == "network"
     assert "GET /3.0/ping" in str(caught.value)
-    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    assert isinstance(caught.value.__cause__, requests.exceptions.ConnectionError)
     assert "Connection refused" in str(caught.value.__cause__)
 
 
@@ -508,7 +506,7 @@ def test_a_certificate_that_does_not_verify_is_refused_and_not_retried(
     finally:
         sending.close()
     assert not caught.value.retryable
-    assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
+    assert isinstance(caught.value.__cause__, requests.exceptions.SSLError)
     assert _CountingTLSServer.attempts == 1
 
 
@@ -653,63 +651,10 @@ def test_headers_are_merged_by_name_and_the_body_sent_whole(
     assert {name.lower(): value for name, value in deleted}["content-length"] == "0"
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [(("X-Note", "one\r\nX-Injected: two"),), (("X-Note", "\u20ac"),), (("X-Bad:Name", "x"),)],
-)
-def test_a_header_that_cannot_be_sent_is_a_configuration_error(
-    echo: str, transport: RequestsTransport, headers: tuple[tuple[str, str], ...]
-) -> None:
-    """A header with a line break (no injection), not Latin-1, or a bad name is refused."""
-    request = Request(method="GET", url=f"{echo}/3.0/ping", headers=headers)
-    with pytest.raises(ConfigurationError, match="cannot be sent"):
-        transport.send(request)
-    assert _Echo.seen == []
-
-
 def test_a_url_with_unsafe_characters_is_quoted(echo: str, transport: RequestsTransport) -> None:
     """A URL with a space or a non-ASCII letter is quoted as requests quotes it, not refused."""
     assert transport.send(Request(method="GET", url=f"{echo}/3.0/a b/é")).status == 204
     assert _Echo.seen[0][0] == "/3.0/a%20b/%C3%A9"
-
-
-class _Compressed(BaseHTTPRequestHandler):
-    """Answers with a body compressed as the request's path names (gzip or deflate)."""
-
-    protocol_version = "HTTP/1.1"
-    document = json.dumps({"status": "subscribed", "name": "Renée"}).encode()
-
-    def do_GET(self) -> None:
-        coding = self.path.rsplit("/", 1)[-1]
-        body = {
-            "gzip": gzip.compress(self.document),
-            "deflate": zlib.compress(self.document),
-            "raw-deflate": zlib.compress(self.document, wbits=-zlib.MAX_WBITS),
-        }[coding]
-        self.send_response(200)
-        self.send_header("Content-Encoding", "deflate" if "deflate" in coding else coding)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
-        """Quiet."""
-
-
-@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
-def test_a_compressed_answer_is_decoded(coding: str, transport: RequestsTransport) -> None:
-    """Issue 12.5: the gzip and deflate we accept come back decoded, as requests decoded them."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Compressed)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/{coding}"
-        answer = transport.send(Request(method="GET", url=url))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-    assert answer.body == _Compressed.document
 
 
 def test_close_closes_the_kept_connections() -> None:
@@ -726,73 +671,6 @@ def test_close_closes_the_kept_connections() -> None:
         sending.close()
         assert _SignallingServer.closed.wait(10)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def test_a_transport_let_go_of_without_close_closes_its_connections() -> None:
-    """A transport dropped unclosed closes its kept connections itself (no socket left to GC)."""
-    _SignallingServer.closed = threading.Event()
-    server = _SignallingServer(("127.0.0.1", 0), _KeepAlive)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        sending = RequestsTransport(pool_size=1)
-        url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
-        assert sending.send(Request(method="GET", url=url)).status == 204
-        assert not _SignallingServer.closed.is_set()  # kept alive
-        del sending
-        gc.collect()
-        assert _SignallingServer.closed.wait(10)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class _Held(BaseHTTPRequestHandler):
-    """Answers 204 over keep-alive once ``go`` is set; sets ``entered`` when a request is in."""
-
-    protocol_version = "HTTP/1.1"
-    entered = threading.Event()
-    go = threading.Event()
-
-    def do_GET(self) -> None:
-        type(self).entered.set()
-        type(self).go.wait(10)
-        self.send_response(204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
-        """Quiet."""
-
-
-def test_a_request_in_flight_at_close_finishes_and_its_connection_is_not_kept() -> None:
-    """Transport.close: a request under way gets its answer, then its connection is closed."""
-    _SignallingServer.closed = threading.Event()
-    _Held.entered, _Held.go = threading.Event(), threading.Event()
-    server = _SignallingServer(("127.0.0.1", 0), _Held)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    sending = RequestsTransport(pool_size=1)
-    answers: list[Response] = []
-    url = f"http://127.0.0.1:{server.server_address[1]}/3.0/ping"
-    asking = threading.Thread(
-        target=lambda: answers.append(sending.send(Request(method="GET", url=url)))
-    )
-    try:
-        asking.start()
-        assert _Held.entered.wait(10)
-        sending.close()
-        _Held.go.set()
-        asking.join(10)
-        assert [answer.status for answer in answers] == [204]
-        assert _SignallingServer.closed.wait(10)
-    finally:
-        _Held.go.set()
-        asking.join(10)
         server.shutdown()
         server.server_close()
         thread.join()

@@ -12,12 +12,9 @@ with an error status is not a failure here: it is a :class:`Response` like any o
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
-import select
 import threading
-import weakref
-import zlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -26,8 +23,6 @@ import attrs
 from ._errors import ConfigurationError, NetworkError, NetworkTimeoutError
 
 if TYPE_CHECKING:
-    import http.client
-    import ssl
     from collections.abc import Mapping
 
     import requests
@@ -159,8 +154,6 @@ def _is_loopback(host: str) -> bool:
     """Whether the host is this machine: never reached through a proxy."""
     if host.lower() == "localhost":
         return True
-    import ipaddress  # noqa: PLC0415 - once per host, when a transport meets it
-
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -262,152 +255,12 @@ def _adapter_class() -> type[requests.adapters.HTTPAdapter]:
     return LeanAdapter
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """Whether an idle kept-alive connection was closed by the server (it reads as ready)."""
-    sock = connection.sock
-    if sock is None:
-        return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-def _decoded(body: bytes, encoding: str | None) -> bytes:
-    """The body without its ``Content-Encoding`` (``gzip`` or ``deflate``, as we accept)."""
-    if not encoding or not body:
-        return body
-    coding = encoding.strip().lower()
-    if coding in {"gzip", "x-gzip"}:
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        try:
-            return zlib.decompress(body)
-        except zlib.error:  # a raw deflate stream, as some servers send
-            return zlib.decompress(body, -zlib.MAX_WBITS)
-    return body
-
-
-class _Direct:
-    """The kept-alive connections to one origin reached without a proxy (``http.client``).
-
-    At most ``size`` requests in flight (a further one waits); idle connections are reused
-    last-in first-out, after a check that the server has not closed them. A connection whose
-    request failed, or whose answer says it closes, is not kept.
-    """
-
-    def __init__(
-        self,
-        connect: Callable[[], http.client.HTTPConnection],
-        *,
-        size: int,
-        read_timeout: float,
-    ) -> None:
-        self._connect = connect
-        self._read_timeout = read_timeout
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection still open, else a new one; and whether it is new."""
-        with self._lock:
-            while self._idle:
-                connection = self._idle.pop()
-                if not _dropped(connection):
-                    return connection, False
-                connection.close()
-        return self._connect(), True
-
-    def _keep(self, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if not self._closed:
-                self._idle.append(connection)
-                return
-        connection.close()
-
-    def send(self, request: Request, target: str, headers: list[tuple[str, str]]) -> Response:
-        """Send over a kept connection; the library's exceptions for every failure."""
-        with self._slots:
-            connection, new = self._take()
-            stage = "connect" if new else "send"
-            try:
-                if new:
-                    connection.connect()
-                    connection.sock.settimeout(self._read_timeout)
-                    stage = "send"
-                connection.putrequest(
-                    request.method, target, skip_host=False, skip_accept_encoding=True
-                )
-                for name, value in headers:
-                    connection.putheader(name, value)
-                connection.endheaders(request.body)
-                stage = "read"
-                answer = connection.getresponse()
-                body = answer.read()
-                headers_in = tuple(answer.getheaders())
-                body = _decoded(body, _header(headers_in, "Content-Encoding"))
-            except BaseException as exc:  # the connection is in an unknown state: not kept
-                connection.close()
-                mapped = _direct_error(exc, request, stage) if isinstance(exc, Exception) else exc
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-            if answer.will_close:
-                connection.close()
-            else:
-                self._keep(connection)
-        return Response(status=answer.status, headers=headers_in, body=body)
-
-    def close(self) -> None:
-        """Close the idle connections; those in use are closed when their request ends."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-
-def _where(request: Request) -> str:
-    try:
-        return f"{request.method} {urlsplit(request.url).path}"
-    except ValueError:
-        return request.method
-
-
-def _direct_error(exc: Exception, request: Request, stage: str) -> Exception:
-    """The library's exception for a failure on a direct connection (STYLE.md: map it here)."""
-    import http.client  # noqa: PLC0415 - loaded since the transport was built
-    import ssl  # noqa: PLC0415 - as above
-
-    where = _where(request)
-    if isinstance(exc, TimeoutError):
-        if stage == "connect":
-            return NetworkTimeoutError(f"{where}: no connection within the timeout")
-        return NetworkTimeoutError(f"{where}: no answer within the read timeout")
-    if isinstance(exc, ssl.SSLCertVerificationError) or (
-        stage == "connect" and isinstance(exc, ssl.SSLError)
-    ):
-        return NetworkError(f"{where}: TLS failed (certificate not verified?)", retryable=False)
-    if isinstance(exc, OSError | http.client.HTTPException | zlib.error):
-        return NetworkError(f"{where}: connection failed or dropped")
-    if isinstance(exc, ValueError):  # a header or target http.client refuses to send
-        return ConfigurationError(f"{where}: the request cannot be sent")
-    return exc  # not a failure to get an answer (a bug): it goes up as it is
-
-
 class RequestsTransport:
-    """The default transport: a bounded keep-alive pool per host, no retries.
+    """The default transport: one :class:`requests.Session`, a bounded keep-alive pool, no retries.
 
-    - a host reached directly (no proxy: Mailchimp itself, or the fake on this machine) is
-      sent to over the standard library's ``http.client``, which costs about a third less
-      CPU per request than going through ``requests``; a host reached through a proxy goes
-      through a :class:`requests.Session` (HTTP proxies, CONNECT tunnels for HTTPS, proxy
-      credentials from the proxy URL). Both behave as below;
     - the pool holds at most ``pool_size`` connections per host and blocks rather than open
       more, so the transport alone never has more than ``pool_size`` requests in flight;
-      a connection the server has closed is replaced, not failed on; answers compressed with
-      ``gzip`` or ``deflate`` (the ``Accept-Encoding`` sent) come back decoded;
+      a connection the server has closed is replaced, not failed on;
     - connect and read timeouts on every request (Mailchimp gives up after 120 s itself,
       MAILCHIMP.md §7);
     - TLS certificates and host names always verified (against ``REQUESTS_CA_BUNDLE`` or
@@ -469,7 +322,7 @@ class RequestsTransport:
         #: Sent unless the request has its own (HTTP/1.1 keeps connections alive by itself).
         self._default_headers = (
             ("User-Agent", user_agent),
-            ("Accept-Encoding", "gzip, deflate"),  # what both paths decode
+            ("Accept-Encoding", requests.utils.DEFAULT_ACCEPT_ENCODING),
             ("Accept", "*/*"),
         )
         session.headers = CaseInsensitiveDict(dict(self._default_headers))
@@ -481,19 +334,9 @@ class RequestsTransport:
         self._session = session
         self._adapter = adapter
         self._prepared = requests.PreparedRequest
-        #: Per origin (``scheme://host:port``): its direct connections, or the proxies to
-        #: send through (with ``requests``).
-        self._routes: dict[str, _Direct | dict[str, str]] = {}
-        #: The origins reached directly, oldest first: at most ``_ORIGINS`` are kept.
-        self._directs: list[str] = []
-        #: certifi's bundle, what ``requests`` trusts by default.
-        self._default_bundle: str = requests.utils.DEFAULT_CA_BUNDLE_PATH
-        self._tls: ssl.SSLContext | None = None
-        self._closed = False
+        #: Per origin (``scheme://host:port``): the proxies to send through, ``{}`` for none.
+        self._routes: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
-        # A transport dropped without close() still closes its connections (no socket left to
-        # the garbage collector); close() runs the same, once.
-        self._release = weakref.finalize(self, _close_directs, self._routes)
 
     @property
     def verifies_tls(self) -> bool:
@@ -507,11 +350,8 @@ class RequestsTransport:
             f"connect_timeout={self._connect_timeout}, read_timeout={self._read_timeout})"
         )
 
-    def _route(self, request: Request) -> _Direct | dict[str, str]:
-        """How to reach the request's origin, decided on its first request.
-
-        Its direct connections, or the proxies to send through.
-        """
+    def _route(self, request: Request) -> dict[str, str]:
+        """The proxies for the request's origin, decided on its first request."""
         url = request.url
         start = url.find("://") + 3
         end = url.find("/", start)
@@ -535,62 +375,21 @@ class RequestsTransport:
             or _bypasses(parts.hostname, port, self._proxies.get("no", ""))
         ):
             proxy = None
-        if proxy:
-            proxied = {parts.scheme: proxy}
-            if origin is not None:
-                with self._lock:
-                    self._routes[origin] = proxied
-            return proxied
-        return self._direct(origin, parts.scheme, parts.hostname, port)
+        route = {parts.scheme: proxy} if proxy else {}
+        if origin is not None:
+            with self._lock:
+                self._routes[origin] = route
+        return route
 
-    def _direct(self, origin: str | None, scheme: str, host: str, port: int) -> _Direct:
-        """The connections of an origin reached without a proxy; the oldest of more let go."""
-        import http.client  # noqa: PLC0415 - loaded with requests, when a transport is built
-
-        if scheme == "https":
-            connect: Callable[[], http.client.HTTPConnection] = functools.partial(
-                http.client.HTTPSConnection,
-                host,
-                port,
-                timeout=self._connect_timeout,
-                context=self._context(),
-            )
-        else:
-            connect = functools.partial(
-                http.client.HTTPConnection, host, port, timeout=self._connect_timeout
-            )
-        direct = _Direct(connect, size=self._pool_size, read_timeout=self._read_timeout)
-        with self._lock:
-            known = self._routes.get(origin) if origin is not None else None
-            if isinstance(known, _Direct):  # another thread was first
-                return known
-            if origin is not None and not self._closed:
-                self._routes[origin] = direct
-                self._directs.append(origin)
-            evicted = self._directs[:-_ORIGINS] if len(self._directs) > _ORIGINS else []
-            del self._directs[: len(evicted)]
-            gone = [self._routes.pop(key) for key in evicted]
-        for old in gone:
-            if isinstance(old, _Direct):
-                old.close()
-        return direct
-
-    def _context(self) -> ssl.SSLContext:
-        """The TLS settings: certificates and host names verified against the bundle."""
-        import ssl  # noqa: PLC0415 - loaded with requests, when a transport is built
-        from pathlib import Path  # noqa: PLC0415 - as above
-
-        with self._lock:
-            if self._tls is None:
-                bundle = self._verify if isinstance(self._verify, str) else self._default_bundle
-                if Path(bundle).is_dir():
-                    self._tls = ssl.create_default_context(capath=bundle)
-                else:
-                    self._tls = ssl.create_default_context(cafile=bundle)
-            return self._tls
-
-    def _headers(self, request: Request) -> dict[str, str]:
-        """The request's headers over the defaults, by name; ``Content-Length`` ours."""
+    def _prepare(self, request: Request) -> requests.PreparedRequest:
+        """A prepared request built directly: no cookie, hook or settings merging."""
+        prepared = self._prepared()
+        prepared.method = request.method
+        url = request.url
+        if url.isascii() and url.isprintable() and " " not in url:
+            prepared.url = url
+        else:  # let requests quote and encode it
+            prepared.prepare_url(url, None)
         headers = {name: value for name, value in request.headers if name.lower() not in _OURS}
         names = {name.lower() for name in headers}
         headers.update(
@@ -601,23 +400,8 @@ class RequestsTransport:
             headers["Content-Length"] = str(len(body))
         elif request.method not in {"GET", "HEAD"}:
             headers["Content-Length"] = "0"
-        return headers
-
-    def _url(self, url: str) -> str:
-        """The URL as sent: quoted and encoded as ``requests`` does when it needs it."""
-        if url.isascii() and url.isprintable() and " " not in url:
-            return url
-        prepared = self._prepared()
-        prepared.prepare_url(url, None)
-        return prepared.url or url
-
-    def _prepare(self, request: Request) -> requests.PreparedRequest:
-        """A prepared request built directly: no cookie, hook or settings merging."""
-        prepared = self._prepared()
-        prepared.method = request.method
-        prepared.url = self._url(request.url)
-        prepared.headers = self._headers(request)  # type: ignore[assignment]  # any mapping
-        prepared.body = request.body
+        prepared.headers = headers  # type: ignore[assignment]  # urllib3 takes any mapping
+        prepared.body = body
         return prepared
 
     def send(self, request: Request) -> Response:
@@ -635,12 +419,7 @@ class RequestsTransport:
                 verification failed (not retryable).
             ConfigurationError: The URL, a header or the proxy setting cannot be used.
         """
-        route = self._route(request)
-        if isinstance(route, _Direct):
-            url = self._url(request.url)
-            start = url.find("/", url.find("://") + 3)
-            target = url[start:].partition("#")[0] if start > 0 else "/"
-            return route.send(request, target, list(self._headers(request).items()))
+        proxies = self._route(request)
         try:
             answer = self._adapter.send(
                 self._prepare(request),
@@ -648,7 +427,7 @@ class RequestsTransport:
                 timeout=self._timeout,  # type: ignore[arg-type]  # a urllib3 Timeout, as documented
                 verify=self._verify,
                 cert=None,
-                proxies=route,
+                proxies=proxies,
             )
             body = answer.content
         except Exception as exc:
@@ -661,20 +440,8 @@ class RequestsTransport:
         )
 
     def close(self) -> None:
-        """Close the connections; requests in flight finish on theirs."""
-        with self._lock:
-            self._closed = True
-            self._directs = []
-        self._release()
+        """Close the session and its connections; requests in flight finish on theirs."""
         self._session.close()
-
-
-def _close_directs(routes: dict[str, _Direct | dict[str, str]]) -> None:
-    """Close the direct connections of a transport, closed or let go of."""
-    for route in list(routes.values()):
-        if isinstance(route, _Direct):
-            route.close()
-    routes.clear()
 
 
 def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0911 - one return per kind
