@@ -53,6 +53,20 @@ def _line(delimiter: str, **cells: str) -> str:
 # --- no person rows ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("after", [b"", b"\r\n", b" \n\n"])
+def test_a_file_holding_only_a_byte_order_mark_is_empty(
+    tmp_path: Path, suffix: str, after: bytes
+) -> None:
+    """R8.4: a UTF-8 BOM and blanks are an empty file, said so with the file's name."""
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + after)
+    with pytest.raises(UnreadableSourceError, match="the file is empty") as caught:
+        ExportFile(path).read()
+    assert str(caught.value).startswith(f"{path}: ")
+    assert caught.value.path == str(path)
+
+
 @pytest.mark.parametrize(("header", "rows"), [(",", ";"), (";", ",")])
 def test_rows_in_another_delimiter_than_the_header_make_the_file_unreadable(
     tmp_path: Path, header: str, rows: str

@@ -79,18 +79,16 @@ def read_jsonl(path: str, text: IO[str], encoding: Encoding, out: Collector) -> 
     """Read the records of a JSON Lines export (R8.5, R8.4) into ``out``."""
     present: set[str] = set()
     complete = False
-    records = 0
     for line, raw in enumerate(text, start=1):
         if raw.isspace():
             continue  # blank lines are ignored (R8.5)
-        records += 1
         out.rows += 1
         value = _json_record(line, raw, encoding, out)
         if value is not None and not complete:
             present.update(value)
             complete = present.issuperset(ORDER)
     # Checked once every line is seen; raised before the caller uses any record.
-    if not records:
+    if not out.rows:  # every non-blank line is a record, good or bad
         raise UnreadableSourceError(f"{path}: the file is empty (it holds no records)", path=path)
     if not present:
         raise UnreadableSourceError(

@@ -131,11 +131,12 @@ class _FirstPass:
 
 
 def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
-    found = _FirstPass(content=bool(chunk.removeprefix(codecs.BOM_UTF8).strip()))
+    found = _FirstPass()
     decoder = codecs.getincrementaldecoder("utf-8")()
+    body = chunk.removeprefix(codecs.BOM_UTF8)  # a BOM alone is no content: the file is empty
     while chunk:
         found.size += len(chunk)
-        found.content = found.content or bool(chunk.strip())
+        found.content = found.content or bool(body.strip())
         found.controls = found.controls or _has_controls(chunk)
         if found.utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
             try:
@@ -144,7 +145,7 @@ def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
                 found.utf8 = False
                 found.bad_line = found.lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
         found.lines += chunk.count(b"\n")
-        chunk = stream.read(CHUNK)
+        chunk = body = stream.read(CHUNK)
     if found.utf8:
         try:
             decoder.decode(b"", final=True)
