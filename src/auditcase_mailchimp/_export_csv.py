@@ -18,7 +18,6 @@ from ._export_rows import (
     value_faults,
 )
 from ._export_text import ID_FAULT, Encoding
-from ._export_wire import GROUP_SEPARATOR
 
 __all__ = ["read_csv"]
 
@@ -115,7 +114,7 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
         positions.values()
     )
     kinds, flags, share, person = KIND_SPELLINGS.get, FLAG_SPELLINGS.get, out.share, checked_person
-    id_fault = ID_FAULT.search
+    id_fault, known_groups = ID_FAULT.search, out.known_groups.get
     end = 0
     try:
         width = len(next(reader))
@@ -131,7 +130,12 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
             if not person_id and not any(cell.strip() for cell in cells):
                 continue
             out.rows += 1
-            if suspicious or id_fault(person_id) or (big and max(map(len, cells)) > FIELD_LIMIT):
+            # An id of letters and digits only (the usual one) holds no faulty character.
+            if (
+                suspicious
+                or (not person_id.isalnum() and id_fault(person_id))
+                or (big and max(map(len, cells)) > FIELD_LIMIT)
+            ):
                 values = {column: cells[i] for column, i in positions.items()}
                 faults = value_faults(values)
                 if faults:
@@ -149,7 +153,9 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
                 values = {column: cells[i] for column, i in positions.items()}
                 out.structure(line, values, person_id or None)
                 continue
-            groups = cells[i_grp]
+            groups = known_groups(cells[i_grp])
+            if groups is None:
+                groups = out.groups(cells[i_grp])
             out.add(
                 line,
                 person(
@@ -160,7 +166,7 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
                     cells[i_sur],
                     cells[i_con],
                     cells[i_com],
-                    share(tuple(groups.split(GROUP_SEPARATOR)) if groups else ()),
+                    groups,
                     linked,
                     mailings,
                     excluded,

@@ -10,7 +10,9 @@ keeps the persons and the row errors and finds repeated ids, the checks of a cel
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -18,7 +20,7 @@ import cattrs
 
 from ._errors import SourceError
 from ._export_text import ID_FAULT, TEXT_FAULT, describe_fault
-from ._export_wire import COLUMNS, FLAG_WORDS, KIND_WORDS
+from ._export_wire import COLUMNS, FLAG_WORDS, GROUP_SEPARATOR, KIND_WORDS
 from ._models import Person, PersonKind, _new, _set
 
 __all__ = [
@@ -159,6 +161,9 @@ class Collector:
         self._index: dict[str, int] | None = None
         self._repeated: dict[str, list[int]] = {}
         self._shared: dict[Any, Any] = {}
+        #: The groups of a CSV cell, by the cell's text, for the cells seen so far (at most
+        #: :data:`_SHARED_LIMIT`): most persons share a few cells.
+        self.known_groups: dict[str, tuple[str, ...]] = {}
 
     def share(self, value: _T) -> _T:
         """Return an equal value already held, so a million persons share their few groups."""
@@ -168,6 +173,13 @@ class Collector:
                 self._shared[value] = value
             return value
         return found  # type: ignore[no-any-return]
+
+    def groups(self, cell: str) -> tuple[str, ...]:
+        """Return the groups of a CSV cell (R8.1: split on ``;``, an empty cell is none), shared."""
+        groups = self.share(tuple(cell.split(GROUP_SEPARATOR)) if cell else ())
+        if len(self.known_groups) < _SHARED_LIMIT:
+            self.known_groups[cell] = groups
+        return groups
 
     def add(self, line: int, person: Person) -> None:
         """Keep the person of a good row."""
@@ -301,6 +313,23 @@ FLAG_SPELLINGS: Final = {
 }
 
 
+#: The attributes :func:`checked_person` sets, in the order of its arguments.
+_FIELDS: Final = (
+    "person_id",
+    "kind",
+    "initials",
+    "christian_name",
+    "surname",
+    "contact_email",
+    "company_email",
+    "correspondence_groups",
+    "linked",
+    "receives_mailings",
+    "excluded_from_correspondence",
+)
+_fill: Final = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
+
+
 def checked_person(  # noqa: PLR0917 - one argument per field, positional for speed
     person_id: str,
     kind: PersonKind,
@@ -322,15 +351,18 @@ def checked_person(  # noqa: PLR0917 - one argument per field, positional for sp
     second less. ``test_source.py`` checks that these persons equal ones built the ordinary way.
     """
     person = _new(Person)
-    _set(person, "person_id", person_id)
-    _set(person, "kind", kind)
-    _set(person, "initials", initials)
-    _set(person, "christian_name", christian_name)
-    _set(person, "surname", surname)
-    _set(person, "contact_email", contact_email)
-    _set(person, "company_email", company_email)
-    _set(person, "correspondence_groups", correspondence_groups)
-    _set(person, "linked", linked)
-    _set(person, "receives_mailings", receives_mailings)
-    _set(person, "excluded_from_correspondence", excluded_from_correspondence)
+    values = (
+        person_id,
+        kind,
+        initials,
+        christian_name,
+        surname,
+        contact_email,
+        company_email,
+        correspondence_groups,
+        linked,
+        receives_mailings,
+        excluded_from_correspondence,
+    )
+    _fill(map(_set, repeat(person, len(_FIELDS)), _FIELDS, values))  # each slot, in C
     return person
