@@ -190,6 +190,29 @@ def test_a_cell_beyond_the_limit_is_a_row_error(
     assert _errors(from_jsonl) == [(1, column, person_id)]
 
 
+@pytest.mark.parametrize("line_length", [1, 80, 70_000])
+def test_a_cell_beyond_the_limit_on_short_lines_is_a_row_error(
+    tmp_path: Path, line_length: int
+) -> None:
+    """R8.4: a quoted cell beyond the limit is found though each of its lines is short."""
+    lines = FIELD_LIMIT // line_length + 1
+    long_name = "\n".join(["x" * line_length] * lines)
+    rows = [_row(PersonId="1"), _row(PersonId="2", PersonNameRE=long_name), _row(PersonId="3")]
+    result = _csv(tmp_path / "export.csv", _csv_text(rows))
+    assert [p.person_id for p in result.persons] == ["1", "3"]
+    assert _errors(result) == [(3, "PersonNameRE", "2")]
+    assert "beyond the limit" in result.row_errors[0].message
+
+
+def test_a_long_line_is_found_across_chunks(tmp_path: Path) -> None:
+    """R8.4: a cell beyond the limit on one line that spans several chunks is a row error."""
+    rows = [_row(PersonId=str(n), PersonNameRE="y" * 1000) for n in range(2000)]
+    rows.append(_row(PersonId="long", PersonNameRE="x" * (3 * FIELD_LIMIT)))
+    result = _csv(tmp_path / "export.csv", _csv_text(rows))
+    assert len(result.persons) == 2000
+    assert _errors(result) == [(2002, "PersonNameRE", "long")]
+
+
 @pytest.mark.parametrize(
     ("key", "number"),
     [

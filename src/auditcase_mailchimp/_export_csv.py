@@ -109,7 +109,9 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
     delimiter, positions = _header(path, first)
     _allow_long_cells()
     reader = csv.reader(itertools.chain([first], text), delimiter=delimiter, strict=True)
-    suspicious, big = encoding.suspicious, encoding.size > FIELD_LIMIT
+    suspicious = encoding.suspicious
+    # A cell beyond the limit is on a line beyond it, or on a row of several lines (R8.4).
+    long_lines, big = encoding.longest_line > FIELD_LIMIT, encoding.size > FIELD_LIMIT
     (i_id, i_kind, i_ini, i_chr, i_sur, i_con, i_com, i_grp, i_lnk, i_mai, i_exc) = (
         positions.values()
     )
@@ -134,7 +136,7 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
             if (
                 suspicious
                 or (not person_id.isalnum() and id_fault(person_id))
-                or (big and max(map(len, cells)) > FIELD_LIMIT)
+                or ((long_lines or (big and end != line)) and max(map(len, cells)) > FIELD_LIMIT)
             ):
                 values = {column: cells[i] for column, i in positions.items()}
                 faults = value_faults(values)
