@@ -327,7 +327,7 @@ _FIELDS: Final = (
     "receives_mailings",
     "excluded_from_correspondence",
 )
-_fill: Final = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
+_fill: Final = deque[None](maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 
 def checked_person(  # noqa: PLR0917 - one argument per field, positional for speed
