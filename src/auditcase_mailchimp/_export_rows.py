@@ -9,6 +9,7 @@ keeps the persons and the row errors and finds repeated ids, the checks of a cel
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import repeat
@@ -143,19 +144,21 @@ class Collector:
     """Gathers persons and row errors as the rows come, and finds repeated ids (R8.3).
 
     A large file is never held as rows and persons at once: each row becomes a person (or row
-    errors) as it is read. Each certain id is kept with the line of its first row, so the rows
-    of a repeated id are found as they come (and dropped at the end) and the first of them can
-    be named.
+    errors) as it is read. The rows of a repeated id are found as they come and dropped at the
+    end. The line of every person is kept compactly; a map from id to person is only built when
+    a first id repeats.
     """
 
     def __init__(self, converter: cattrs.Converter) -> None:
         self.converter = converter
         self.persons: list[Person] = []
         self.errors: list[RowError] = []
-        #: Rows that are not wholly empty (R8.4).
-        self.rows = 0
-        self._faulted = 0  # bad rows with a certain id
-        self._first: dict[str, int] = {}  # each certain id and the line of its first row
+        #: Rows that are not wholly empty; of them, rows whose person id is certain (R8.4).
+        self.rows = self.identified = 0
+        self._lines = array("q")
+        self._seen: set[str] = set()
+        self._bad_first: dict[str, int] = {}
+        self._index: dict[str, int] | None = None
         self._repeated: dict[str, list[int]] = {}
         self._shared: dict[Any, Any] = {}
         #: The groups of a CSV cell, by the cell's text, for the cells seen so far (at most
@@ -178,25 +181,30 @@ class Collector:
             self.known_groups[cell] = groups
         return groups
 
-    @property
-    def identified(self) -> int:
-        """Rows whose person id is certain (R8.4), good or bad."""
-        return len(self.persons) + self._faulted
-
     def add(self, line: int, person: Person) -> None:
         """Keep the person of a good row."""
-        if self._first.setdefault(person.person_id, line) != line:
-            self._repeat(person.person_id, line)
+        person_id = person.person_id
+        self.identified += 1
+        if person_id in self._seen:
+            self._repeat(person_id, line)
+        else:
+            self._seen.add(person_id)
+        if self._index is not None:
+            self._index.setdefault(person_id, len(self.persons))
         self.persons.append(person)
+        self._lines.append(line)
 
     def fault(
         self, line: int, person_id: str | None, faults: Iterable[tuple[str | None, str]]
     ) -> None:
         """Report a bad row: one row error per fault, all with the same id (or ``None``)."""
         if person_id is not None:
-            self._faulted += 1
-            if self._first.setdefault(person_id, line) != line:
+            self.identified += 1
+            if person_id in self._seen:
                 self._repeat(person_id, line)
+            else:
+                self._seen.add(person_id)
+                self._bad_first[person_id] = line
         self.errors.extend(
             RowError(line=line, column=column, person_id=person_id, message=message)
             for column, message in faults
@@ -220,7 +228,14 @@ class Collector:
     def _repeat(self, person_id: str, line: int) -> None:
         lines = self._repeated.get(person_id)
         if lines is None:
-            lines = self._repeated[person_id] = [self._first[person_id]]
+            first = self._bad_first.get(person_id)
+            if first is None:
+                if self._index is None:
+                    self._index = {}
+                    for n, person in enumerate(self.persons):
+                        self._index.setdefault(person.person_id, n)
+                first = self._lines[self._index[person_id]]
+            lines = self._repeated[person_id] = [first]
         lines.append(line)
 
     def result(self) -> ExportResult:
