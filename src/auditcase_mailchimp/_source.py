@@ -36,6 +36,11 @@ Decisions left open by SPEC.md R8, taken here:
 Speed: the file is streamed, and a row whose cells are all well-formed becomes a
 :class:`Person` directly; only a row the fast path refuses goes through the strict cattrs
 converter, whose hooks give the row errors their messages.
+
+The parts: :mod:`._export_text` reads the bytes (the first pass, the encoding),
+:mod:`._export_csv` and :mod:`._export_jsonl` read the rows, :mod:`._export_rows` holds what a
+reading gives (:class:`RowError`, :class:`ExportResult`, :class:`UnreadableSourceError`) and
+gathers it, and :mod:`._export_wire` names the columns; this module puts them together.
 """
 
 from __future__ import annotations
