@@ -67,6 +67,15 @@ def test_a_file_holding_only_a_byte_order_mark_is_empty(
     assert caught.value.path == str(path)
 
 
+def test_json_lines_of_only_unicode_blanks_is_empty(tmp_path: Path) -> None:
+    """R8.4, R8.5: lines of no-break and other Unicode spaces are blank: the file is empty."""
+    path = tmp_path / "export.jsonl"
+    path.write_text("\u00a0\n\u2003 \n\u3000\n", encoding="utf-8")
+    with pytest.raises(UnreadableSourceError, match="the file is empty") as caught:
+        ExportFile(path).read()
+    assert str(caught.value).startswith(f"{path}: ")
+
+
 @pytest.mark.parametrize(("header", "rows"), [(",", ";"), (";", ",")])
 def test_rows_in_another_delimiter_than_the_header_make_the_file_unreadable(
     tmp_path: Path, header: str, rows: str
