@@ -1,8 +1,9 @@
 r"""The bytes of an export file as text: the encoding (R8.2) and the characters no cell may hold.
 
 An export is read twice from disk, never held whole: a first pass over its bytes decides the
-encoding (and notes whether any byte could be a control character), the second streams it as
-text, row by row. The first pass is fast (a UTF-8 check in C, ASCII chunks skipped).
+encoding (and notes whether any byte could be a control character, and how long a line can be),
+the second streams it as text, row by row. The first pass is fast (a UTF-8 check in C, ASCII
+chunks skipped).
 
 R8.2, with the decisions taken here:
 
