@@ -62,7 +62,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: the core, reading exports, request CPU, then full syncs against the fake.
+    """Benchmarks: the core, reading exports, a dry run, request CPU, then full syncs (the fake).
 
     Each prints its figures and ``TARGET MISSED`` where one is; all always run (exit 1 means
     a missed target, not a broken benchmark).
@@ -70,6 +70,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".", *_group("bench"))
     session.run("python", "benchmarks/bench_core.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_read.py", success_codes=[0, 1])
+    session.run("python", "benchmarks/bench_dry_run.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_request_cpu.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_sync.py", *session.posargs, success_codes=[0, 1])
 

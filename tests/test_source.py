@@ -453,6 +453,23 @@ def test_an_id_three_times_names_every_other_row(tmp_path: Path) -> None:
     assert (4, "PersonKind") in messages  # the bad row's own error is reported too
 
 
+def test_a_repeated_id_whose_first_row_is_bad_names_that_row(tmp_path: Path) -> None:
+    """R8.3, R8.4: a bad first row of a repeated id is named by the later rows, and vice versa."""
+    rows = [
+        _row(PersonId="7", PersonKind="onbekend"),
+        _row(PersonId="1"),
+        _row(PersonId="7"),
+        _row(PersonId="7"),
+    ]
+    result = _write_csv(tmp_path / "export.csv", rows).read()
+    assert [p.person_id for p in result.persons] == ["1"]
+    messages = {(e.line, e.column): e.message for e in result.row_errors}
+    assert "lines 4, 5" in messages[2, "PersonId"]
+    assert "lines 2, 5" in messages[4, "PersonId"]
+    assert "lines 2, 4" in messages[5, "PersonId"]
+    assert (2, "PersonKind") in messages
+
+
 # --- R8.4: bad rows and unreadable files ------------------------------------------------------
 
 

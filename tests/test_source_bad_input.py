@@ -53,6 +53,29 @@ def _line(delimiter: str, **cells: str) -> str:
 # --- no person rows ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("after", [b"", b"\r\n", b" \n\n"])
+def test_a_file_holding_only_a_byte_order_mark_is_empty(
+    tmp_path: Path, suffix: str, after: bytes
+) -> None:
+    """R8.4: a UTF-8 BOM and blanks are an empty file, said so with the file's name."""
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + after)
+    with pytest.raises(UnreadableSourceError, match="the file is empty") as caught:
+        ExportFile(path).read()
+    assert str(caught.value).startswith(f"{path}: ")
+    assert caught.value.path == str(path)
+
+
+def test_json_lines_of_only_unicode_blanks_is_empty(tmp_path: Path) -> None:
+    """R8.4, R8.5: lines of no-break and other Unicode spaces are blank: the file is empty."""
+    path = tmp_path / "export.jsonl"
+    path.write_text("\u00a0\n\u2003 \n\u3000\n", encoding="utf-8")
+    with pytest.raises(UnreadableSourceError, match="the file is empty") as caught:
+        ExportFile(path).read()
+    assert str(caught.value).startswith(f"{path}: ")
+
+
 @pytest.mark.parametrize(("header", "rows"), [(",", ";"), (";", ",")])
 def test_rows_in_another_delimiter_than_the_header_make_the_file_unreadable(
     tmp_path: Path, header: str, rows: str
@@ -174,6 +197,29 @@ def test_a_cell_beyond_the_limit_is_a_row_error(
     records = [_record(**{"PersonId": "1", column: "x" * (FIELD_LIMIT + 1)}), _record(PersonId="2")]
     from_jsonl = _jsonl(tmp_path / "export.jsonl", [json.dumps(r) for r in records])
     assert _errors(from_jsonl) == [(1, column, person_id)]
+
+
+@pytest.mark.parametrize("line_length", [1, 80, 70_000])
+def test_a_cell_beyond_the_limit_on_short_lines_is_a_row_error(
+    tmp_path: Path, line_length: int
+) -> None:
+    """R8.4: a quoted cell beyond the limit is found though each of its lines is short."""
+    lines = FIELD_LIMIT // line_length + 1
+    long_name = "\n".join(["x" * line_length] * lines)
+    rows = [_row(PersonId="1"), _row(PersonId="2", PersonNameRE=long_name), _row(PersonId="3")]
+    result = _csv(tmp_path / "export.csv", _csv_text(rows))
+    assert [p.person_id for p in result.persons] == ["1", "3"]
+    assert _errors(result) == [(3, "PersonNameRE", "2")]
+    assert "beyond the limit" in result.row_errors[0].message
+
+
+def test_a_long_line_is_found_across_chunks(tmp_path: Path) -> None:
+    """R8.4: a cell beyond the limit on one line that spans several chunks is a row error."""
+    rows = [_row(PersonId=str(n), PersonNameRE="y" * 1000) for n in range(2000)]
+    rows.append(_row(PersonId="long", PersonNameRE="x" * (3 * FIELD_LIMIT)))
+    result = _csv(tmp_path / "export.csv", _csv_text(rows))
+    assert len(result.persons) == 2000
+    assert _errors(result) == [(2002, "PersonNameRE", "long")]
 
 
 @pytest.mark.parametrize(

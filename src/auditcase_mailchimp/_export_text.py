@@ -1,8 +1,9 @@
 r"""The bytes of an export file as text: the encoding (R8.2) and the characters no cell may hold.
 
 An export is read twice from disk, never held whole: a first pass over its bytes decides the
-encoding (and notes whether any byte could be a control character), the second streams it as
-text, row by row. The first pass is fast (a UTF-8 check in C, ASCII chunks skipped).
+encoding (and notes whether any byte could be a control character, and how long a line can be),
+the second streams it as text, row by row. The first pass is fast (a UTF-8 check in C, ASCII
+chunks skipped).
 
 R8.2, with the decisions taken here:
 
@@ -116,6 +117,9 @@ class Encoding:
     suspicious: bool
     #: The file's size in bytes: no cell is longer.
     size: int
+    #: At least the length in bytes of the longest line (line break excluded): no cell that
+    #: stays on one line is longer.
+    longest_line: int
 
 
 @attrs.define
@@ -127,15 +131,28 @@ class _FirstPass:
     content: bool = False
     size: int = 0
     lines: int = 0
+    longest_line: int = 0
     bad_line: int | None = None
+
+    def lengths(self) -> dict[str, int]:
+        return {"size": self.size, "longest_line": self.longest_line}
 
 
 def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
-    found = _FirstPass(content=bool(chunk.removeprefix(codecs.BOM_UTF8).strip()))
+    found = _FirstPass()
     decoder = codecs.getincrementaldecoder("utf-8")()
+    body = chunk.removeprefix(codecs.BOM_UTF8)  # a BOM alone is no content: the file is empty
+    since = 0  # bytes since the last line break
     while chunk:
+        first = chunk.find(b"\n")
+        if first < 0:
+            since += len(chunk)
+        else:  # the lines between the chunk's first and last break are no longer than that
+            last = chunk.rfind(b"\n")
+            found.longest_line = max(found.longest_line, since + first, last - first)
+            since = len(chunk) - last - 1
         found.size += len(chunk)
-        found.content = found.content or bool(chunk.strip())
+        found.content = found.content or bool(body.strip())
         found.controls = found.controls or _has_controls(chunk)
         if found.utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
             try:
@@ -144,7 +161,8 @@ def _first_pass(stream: IO[bytes], chunk: bytes) -> _FirstPass:
                 found.utf8 = False
                 found.bad_line = found.lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
         found.lines += chunk.count(b"\n")
-        chunk = stream.read(CHUNK)
+        chunk = body = stream.read(CHUNK)
+    found.longest_line = max(found.longest_line, since)
     if found.utf8:
         try:
             decoder.decode(b"", final=True)
@@ -178,10 +196,10 @@ def scan_bytes(stream: IO[bytes], *, json_lines: bool) -> Encoding | None:
     if not found.content:
         return None
     if found.utf8:
-        return Encoding("utf-8-sig", "strict", suspicious=found.controls, size=found.size)
+        return Encoding("utf-8-sig", "strict", suspicious=found.controls, **found.lengths())
     stream.seek(0)
     if bom or _mostly_utf8(stream):
-        return Encoding("utf-8-sig", "surrogateescape", suspicious=True, size=found.size)
+        return Encoding("utf-8-sig", "surrogateescape", suspicious=True, **found.lengths())
     if json_lines:
         raise UnreadableBytes("not UTF-8, which JSON Lines requires", found.bad_line)
     stream.seek(0)
@@ -195,7 +213,7 @@ def scan_bytes(stream: IO[bytes], *, json_lines: bool) -> Encoding | None:
                 f"the file is neither UTF-8 nor Windows-1252 (byte 0x{chunk[exc.start]:02X})", line
             ) from exc
         lines += chunk.count(b"\n")
-    return Encoding("cp1252", "strict", suspicious=found.controls, size=found.size)
+    return Encoding("cp1252", "strict", suspicious=found.controls, **found.lengths())
 
 
 def _mostly_utf8(stream: IO[bytes]) -> bool:
