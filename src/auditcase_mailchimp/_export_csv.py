@@ -14,10 +14,10 @@ from ._export_rows import (
     Collector,
     UnreadableSourceError,
     certain_id,
-    checked_person,
     value_faults,
 )
 from ._export_text import ID_FAULT, Encoding
+from ._models import trusted_person
 
 __all__ = ["read_csv"]
 
@@ -115,7 +115,7 @@ def read_csv(path: str, text: IO[str], encoding: Encoding, out: Collector) -> No
     (i_id, i_kind, i_ini, i_chr, i_sur, i_con, i_com, i_grp, i_lnk, i_mai, i_exc) = (
         positions.values()
     )
-    kinds, flags, share, person = KIND_SPELLINGS.get, FLAG_SPELLINGS.get, out.share, checked_person
+    kinds, flags, share, person = KIND_SPELLINGS.get, FLAG_SPELLINGS.get, out.share, trusted_person
     id_fault, known_groups = ID_FAULT.search, out.known_groups.get
     end = 0
     try:

@@ -14,12 +14,11 @@ from ._export_rows import (
     Collector,
     UnreadableSourceError,
     certain_id,
-    checked_person,
     value_faults,
 )
 from ._export_text import Encoding
 from ._export_wire import COLUMNS, json_type
-from ._models import Person
+from ._models import Person, trusted_person
 
 __all__ = ["read_jsonl"]
 
@@ -154,7 +153,7 @@ def _json_person(
         return None
     initials, christian_name, surname, contact_email, company_email = texts
     linked, mailings, excluded = flags
-    return checked_person(
+    return trusted_person(
         person_id,
         kind,
         share(initials),

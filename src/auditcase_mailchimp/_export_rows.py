@@ -4,15 +4,13 @@ The values a user meets (:class:`RowError`, :class:`ExportResult`, and
 :class:`UnreadableSourceError` for a file that cannot be read at all) live here, beside what
 both readers (:mod:`._export_csv`, :mod:`._export_jsonl`) share: the :class:`Collector` that
 keeps the persons and the row errors and finds repeated ids, the checks of a cell's text, and
-:func:`checked_person`, which builds a person from values already checked.
+``_models.trusted_person`` builds a person from values already checked.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import repeat
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -21,7 +19,7 @@ import cattrs
 from ._errors import SourceError
 from ._export_text import ID_FAULT, TEXT_FAULT, describe_fault
 from ._export_wire import COLUMNS, FLAG_WORDS, GROUP_SEPARATOR, KIND_WORDS
-from ._models import Person, PersonKind, _new, _set
+from ._models import Person
 
 __all__ = [
     "FIELD_LIMIT",
@@ -34,7 +32,6 @@ __all__ = [
     "RowError",
     "UnreadableSourceError",
     "certain_id",
-    "checked_person",
     "value_faults",
 ]
 
@@ -311,58 +308,3 @@ FLAG_SPELLINGS: Final = {
     for word, flag in FLAG_WORDS.items()
     for spelling in (word, word.upper(), word.capitalize())
 }
-
-
-#: The attributes :func:`checked_person` sets, in the order of its arguments.
-_FIELDS: Final = (
-    "person_id",
-    "kind",
-    "initials",
-    "christian_name",
-    "surname",
-    "contact_email",
-    "company_email",
-    "correspondence_groups",
-    "linked",
-    "receives_mailings",
-    "excluded_from_correspondence",
-)
-_fill: Final = deque[None](maxlen=0).extend  # runs an iterator to its end, keeping nothing
-
-
-def checked_person(  # noqa: PLR0917 - one argument per field, positional for speed
-    person_id: str,
-    kind: PersonKind,
-    initials: str,
-    christian_name: str,
-    surname: str,
-    contact_email: str,
-    company_email: str,
-    correspondence_groups: tuple[str, ...],
-    linked: bool,  # noqa: FBT001
-    receives_mailings: bool,  # noqa: FBT001
-    excluded_from_correspondence: bool,  # noqa: FBT001
-) -> Person:
-    """Build a person from values the reader has checked, without checking them again.
-
-    Only for the fast paths of the two readers, whose every value has been checked to have the type
-    :class:`Person` requires (cells are strings; the kind, the flags and the groups come from
-    tables or are checked one by one; the id is non-blank): a million persons are read in a
-    second less. ``test_source.py`` checks that these persons equal ones built the ordinary way.
-    """
-    person = _new(Person)
-    values = (
-        person_id,
-        kind,
-        initials,
-        christian_name,
-        surname,
-        contact_email,
-        company_email,
-        correspondence_groups,
-        linked,
-        receives_mailings,
-        excluded_from_correspondence,
-    )
-    _fill(map(_set, repeat(person, len(_FIELDS)), _FIELDS, values))  # each slot, in C
-    return person
