@@ -7,7 +7,7 @@
     │   └── AudienceMismatchError          the database belongs to another audience (R4.6)
     ├── SourceError (ValueError)           the AuditCase data handed to the library
     │   ├── InvalidPersonError             a linked person cannot be mapped (R2.6)
-    │   └── UnreadableSourceError          the export cannot be read (defined in ``_source``)
+    │   └── UnreadableSourceError          the export cannot be read (defined in ``_export_rows``)
     ├── InvalidInputError (ValueError)     a value handed to the client cannot be sent
     ├── StoreError                         the coupling database cannot be opened, read, written
     │   └── StoreBusyError                 another sync holds the run lock
@@ -23,7 +23,7 @@
     └── MassArchiveError                   a plan would archive too many members (R7.5)
 
 Only the reader's :class:`~auditcase_mailchimp.UnreadableSourceError` lives elsewhere, beside
-the reader in ``_source``.
+the reader in ``_export_rows``.
 """
 
 from __future__ import annotations
