@@ -81,24 +81,16 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_unstructure_hook(datetime, format_time)
     converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
-    converter.register_unstructure_hook(
-        Failure,
-        make_dict_unstructure_fn(
-            Failure,
-            converter,
-            fingerprint=override(omit=True),
-            field_errors=override(unstruct_hook=field_errors_json),
-        ),
-    )
-    converter.register_unstructure_hook(
-        FailureInput,
-        make_dict_unstructure_fn(
-            FailureInput,
-            converter,
-            fingerprint=override(omit=True),
-            field_errors=override(unstruct_hook=field_errors_json),
-        ),
-    )
+    for entry in (Failure, FailureInput):  # the refused data's fingerprint stays inside
+        converter.register_unstructure_hook(
+            entry,
+            make_dict_unstructure_fn(
+                entry,
+                converter,
+                fingerprint=override(omit=True),
+                field_errors=override(unstruct_hook=field_errors_json),
+            ),
+        )
     for kind in (Upsert, ChangeAddress, Archive, Adopt, Release):
         converter.register_unstructure_hook(kind, action_json)
     summary = make_dict_unstructure_fn(SyncSummary, converter)
