@@ -47,6 +47,7 @@ from ._client import (
 )
 from ._errors import ErrorCategory, MailchimpError
 from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
+from ._executor_pages import PagedReads
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._settle import intent_of
 from ._steps import (
@@ -128,6 +129,11 @@ class Executor:
             None
             if batches is None
             else BulkBatches(client, list_id, BatchLedger(store, list_id), batches, self._stop)
+        )
+        self._pages = (
+            None
+            if batches is None or batches.page_threshold is None
+            else PagedReads(client, list_id, threshold=batches.page_threshold, poll=batches.poll)
         )
 
     def execute(self, actions: Iterable[Action]) -> None:
@@ -229,7 +235,15 @@ class Executor:
         chosen = [s for s in steps if isinstance(s, Move | Look | Removal)]
         answered, rest = self._batches.resumed(chosen)
         self._settle_chunks(answered, {})
-        if len(rest) >= self._batches.settings.threshold:
+        threshold = self._batches.settings.threshold
+        looks = [s for s in rest if isinstance(s, Look)]
+        if looks and self._pages is not None:  # the audience's pages, where they cost less
+            read, left = self._pages.answer(
+                looks, self._plain_parallel, batched=len(looks) >= threshold
+            )
+            self._settle_chunks(read, {})
+            rest = [s for s in rest if not isinstance(s, Look)] + list(left)
+        if len(rest) >= threshold:
             intents = self._intend(rest)  # R7.4: recorded before the batch is sent
             sent, batch_id = self._batches.send(rest)
             self._settle_chunks(sent, intents)
