@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from auditcase_mailchimp import subscriber_hash
+from auditcase_mailchimp import SQLiteStore, desired_state, subscriber_hash
 from auditcase_mailchimp._bulk_rules import PollPolicy
-from auditcase_mailchimp._executor_bulk import BatchSettings
-from auditcase_mailchimp._executor_pages import pages_cheaper
+from auditcase_mailchimp._executor import Executor
+from auditcase_mailchimp._executor_bulk import BatchSettings, Stopped
+from auditcase_mailchimp._executor_pages import PagedReads, pages_cheaper
+from auditcase_mailchimp._plan import plan_sync
+from auditcase_mailchimp._steps import Look, start
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
-from .test_bulk_batches import Setup
+from .test_bulk_batches import Setup, persons
 from .test_openapi_fidelity import assert_valid_requests
 
 
@@ -154,5 +157,27 @@ def test_a_large_audience_is_not_read_for_a_few_reads(fake: FakeMailchimp, tmp_p
         first_round = [p for p in list_reads(fake) if p[1] != "0"]
         assert first_round == []
         assert len(member_reads(fake)) == 21  # the 20 unlinked, and p24's old member (R5.4)
+    finally:
+        setup.client.close()
+
+
+def test_a_stopping_run_reads_no_pages_and_answers_no_read(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """R7.2: once the run stops (Ctrl-C, another phase failed) no page goes out, no read ends."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        with SQLiteStore(setup.db) as store:
+            plan = plan_sync(
+                store.load_current(), desired_state(persons(changed=True), owners=store.owners())
+            )
+            looks = [s for s in map(start, plan.actions) if isinstance(s, Look)]
+            executor = Executor(store, setup.client, fake.list_id, lambda *_: None, total=0)
+            executor._stop.set()
+            reads = PagedReads(setup.client, fake.list_id, threshold=1, poll=PollPolicy())
+            with pytest.raises(Stopped):
+                reads.answer(looks, executor._plain_parallel, batched=True)
+        assert len(looks) == 20
+        assert list_reads(fake) == []
     finally:
         setup.client.close()

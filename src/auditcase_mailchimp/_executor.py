@@ -71,7 +71,7 @@ from ._steps import (
 )
 from ._store import CouplingStore, FailureInput
 
-__all__ = ["SENDING_CATEGORIES", "Executor", "Progress"]
+__all__ = ["SENDING_CATEGORIES", "Executor", "Progress", "record_write"]
 
 #: ``progress(phase, done, total)``: phases are ``read``, ``plan`` and ``push``.
 Progress = Callable[[str, int, int], None]
@@ -226,8 +226,12 @@ class Executor:
         elif phase in (Move, Look, Removal) and self._batches is not None:  # 12.2: /batches
             self._carry_batched(steps)
         else:
-            for step, ids, result in self._parallel(steps, self._send, _one):
-                self._settle([(step, _answer(result), result)], ids)
+            self._carry_direct(steps)
+
+    def _carry_direct(self, steps: Sequence[Step]) -> None:
+        """One request per step, up to the concurrency; each answer recorded as it comes."""
+        for step, ids, result in self._parallel(steps, self._send, _one):
+            self._settle([(step, _answer(result), result)], ids)
 
     def _carry_batched(self, steps: list[Step]) -> None:
         """Archives, reads or moves: an earlier run's batch, a new batch, or direct calls."""
@@ -250,8 +254,7 @@ class Executor:
             if batch_id is not None:  # every result recorded: a later run need not read it
                 self._batches.ledger.forget(batch_id)
             return
-        for step, ids, result in self._parallel(rest, self._send, _one):
-            self._settle([(step, _answer(result), result)], ids)
+        self._carry_direct(rest)
 
     def _intend(self, steps: Sequence[Step]) -> dict[int, tuple[int, ...]]:
         """R7.4 for steps sent in bulk: their intents, recorded now; the ids per step."""
@@ -390,7 +393,8 @@ class Executor:
             self.store.record_members(keep)
         for _, then, _ in outcomes:
             for write in then.writes:
-                self._write(write)
+                if not isinstance(write, Keep):  # recorded together above
+                    record_write(self.store, write)
         resolved = []
         finished = 0
         for step, then, result in outcomes:
@@ -406,14 +410,6 @@ class Executor:
         if ids:  # R6.3: a later success closes the person's entries about sending
             self.store.resolve_failures(ids, categories=SENDING_CATEGORIES)
         return finished
-
-    def _write(self, write: Write) -> None:
-        if isinstance(write, Moved):
-            self.store.record_address_change(write.old_email_address, write.record)
-        elif isinstance(write, Archived):
-            self.store.record_archive(write.email_address, write.status)
-        elif not isinstance(write, Keep):
-            self.store.update_statuses({write.email_address.lower(): write.status})
 
     def _fail(self, action: Action, result: MemberResult | None, what: str) -> None:
         assert not isinstance(action, Adopt | Release)  # noqa: S101 - they send nothing
@@ -434,6 +430,18 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+def record_write(store: CouplingStore, write: Write) -> None:
+    """Record one write an answer (or a settled intent, R7.4) leads to."""
+    if isinstance(write, Keep):
+        store.record_members([write.record])
+    elif isinstance(write, Moved):
+        store.record_address_change(write.old_email_address, write.record)
+    elif isinstance(write, Archived):
+        store.record_archive(write.email_address, write.status)
+    else:
+        store.update_statuses({write.email_address.lower(): write.status})
 
 
 #: Failures after which a request may still have been carried out (MAILCHIMP.md §6, §7).
