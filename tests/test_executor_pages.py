@@ -59,7 +59,7 @@ def batched_reads(fake: FakeMailchimp) -> int:
 
 @pytest.fixture
 def both(fake: FakeMailchimp, tmp_path: Path) -> Iterator[tuple[Setup, Setup]]:
-    """Two equal installations on two fakes."""
+    """Two equal installations on two fakes; the first one's requests checked against the API."""
     with FakeMailchimp() as other:
         first, second = Setup(fake, tmp_path / "a"), Setup(other, tmp_path / "b")
         yield first, second
