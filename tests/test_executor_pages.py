@@ -9,6 +9,7 @@ import pytest
 
 from auditcase_mailchimp import SQLiteStore, desired_state, subscriber_hash
 from auditcase_mailchimp._bulk_rules import PollPolicy
+from auditcase_mailchimp._errors import AudienceNotFoundError
 from auditcase_mailchimp._executor import Executor
 from auditcase_mailchimp._executor_bulk import BatchSettings, Stopped
 from auditcase_mailchimp._executor_pages import PagedReads, pages_cheaper
@@ -179,5 +180,38 @@ def test_a_stopping_run_reads_no_pages_and_answers_no_read(
                 reads.answer(looks, executor._plain_parallel, batched=True)
         assert len(looks) == 20
         assert list_reads(fake) == []
+    finally:
+        setup.client.close()
+
+
+def test_a_large_audience_is_read_whole_when_that_beats_a_batch_of_reads(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """Issue 12.2: the rest of the pages (about 1 s) beat a batch of reads seen at 5 s at best."""
+    for i in range(2_500):  # other members of the audience, before the coupled ones
+        fake.audience().add(f"other{i}@example.nl")
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        _, counts, *_ = setup.carry(paged(setup))
+        # every page, in the round of the archives' reads and in that of R5.4's fallback read
+        assert sorted(list_reads(fake)) == sorted(
+            [("", "0"), ("", "1000"), ("", "2000"), ("archived", "0")] * 2
+        )
+        assert batched_reads(fake) == 0
+        assert member_reads(fake) == set()
+        assert (counts["archived"], counts["released"]) == (19, 1)
+    finally:
+        setup.client.close()
+
+
+def test_an_audience_gone_while_its_pages_are_read_stops_the_run(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """R6.4: an answer that fails every request (no such audience) raises, as a direct read's."""
+    setup = Setup(fake, tmp_path / "a")
+    try:
+        fake.inject(Fault.server_error(404, method="GET", path_contains="/members"))
+        with pytest.raises(AudienceNotFoundError):
+            setup.carry(paged())
     finally:
         setup.client.close()
