@@ -14,8 +14,9 @@ address moves, reads of old members, tag changes, archives) run side by side, th
 keeping at most its concurrency of requests in flight; a step an answer leads to waits for
 the next round. Tag changes and, above a threshold, archives and address changes are sent in
 bulk by :mod:`auditcase_mailchimp._executor_bulk` (segments, ``/batches``), their answers
-recorded 500 at a time; :func:`~auditcase_mailchimp._steps.after` reads every answer the same
-whichever way it was sent.
+recorded 500 at a time; many reads before archiving are answered from the audience's pages
+by :mod:`auditcase_mailchimp._executor_pages` where that is quicker.
+:func:`~auditcase_mailchimp._steps.after` reads every answer the same whichever way it was sent.
 """
 
 from __future__ import annotations
