@@ -288,7 +288,10 @@ class Executor:
         R7.4: the intents of an item's steps are recorded just before it is handed to a
         sender, by this thread, one transaction per request; an item is handed over only while
         fewer than the concurrency are under way, and none after Ctrl-C or after another phase
-        failed. Yields each item with its intents' ids and its answer.
+        failed. Answers that came in together free their slots first: the next requests go
+        out before those answers are recorded, so the senders do not wait for the recording
+        (none go out once a request raised). Yields each item with its intents' ids and its
+        answer.
         """
         pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
         todo = deque(work)
@@ -308,11 +311,12 @@ class Executor:
                 hand_over()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item, ids = running.pop(future)
-                    answer = future.result()
-                    hand_over()  # the next request goes out while this answer is recorded
-                    yield item, ids, answer
+                answered = [(future, running.pop(future)) for future in done]
+                if all(future.exception() is None for future, _ in answered):
+                    for _ in answered:  # the next requests go out before these are recorded
+                        hand_over()
+                for future, (item, ids) in answered:
+                    yield item, ids, future.result()
         finally:
             # Interrupted (a store error, a second Ctrl-C): nothing more is handed over.
             pool.shutdown(wait=True, cancel_futures=True)
