@@ -14,8 +14,9 @@ address moves, reads of old members, tag changes, archives) run side by side, th
 keeping at most its concurrency of requests in flight; a step an answer leads to waits for
 the next round. Tag changes and, above a threshold, archives and address changes are sent in
 bulk by :mod:`auditcase_mailchimp._executor_bulk` (segments, ``/batches``), their answers
-recorded 500 at a time; :func:`~auditcase_mailchimp._steps.after` reads every answer the same
-whichever way it was sent.
+recorded 500 at a time; many reads before archiving are answered from the audience's pages
+by :mod:`auditcase_mailchimp._executor_pages` where that is quicker.
+:func:`~auditcase_mailchimp._steps.after` reads every answer the same whichever way it was sent.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ._client import (
 )
 from ._errors import ErrorCategory, MailchimpError
 from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
+from ._executor_pages import PagedReads
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
 from ._run_rules import fingerprint
 from ._settle import intent_of
@@ -70,7 +72,7 @@ from ._steps import (
 )
 from ._store import CouplingStore, FailureInput
 
-__all__ = ["SENDING_CATEGORIES", "Executor", "Progress"]
+__all__ = ["SENDING_CATEGORIES", "Executor", "Progress", "record_write"]
 
 #: ``progress(phase, done, total)``: phases are ``read``, ``plan`` and ``push``.
 Progress = Callable[[str, int, int], None]
@@ -128,6 +130,11 @@ class Executor:
             None
             if batches is None
             else BulkBatches(client, list_id, BatchLedger(store, list_id), batches, self._stop)
+        )
+        self._pages = (
+            None
+            if batches is None or batches.page_threshold is None
+            else PagedReads(client, list_id, threshold=batches.page_threshold, poll=batches.poll)
         )
 
     def execute(self, actions: Iterable[Action]) -> None:
@@ -220,8 +227,12 @@ class Executor:
         elif phase in (Move, Look, Removal) and self._batches is not None:  # 12.2: /batches
             self._carry_batched(steps)
         else:
-            for step, ids, result in self._parallel(steps, self._send, _one):
-                self._settle([(step, _answer(result), result)], ids)
+            self._carry_direct(steps)
+
+    def _carry_direct(self, steps: Sequence[Step]) -> None:
+        """One request per step, up to the concurrency; each answer recorded as it comes."""
+        for step, ids, result in self._parallel(steps, self._send, _one):
+            self._settle([(step, _answer(result), result)], ids)
 
     def _carry_batched(self, steps: list[Step]) -> None:
         """Archives, reads or moves: an earlier run's batch, a new batch, or direct calls."""
@@ -229,15 +240,22 @@ class Executor:
         chosen = [s for s in steps if isinstance(s, Move | Look | Removal)]
         answered, rest = self._batches.resumed(chosen)
         self._settle_chunks(answered, {})
-        if len(rest) >= self._batches.settings.threshold:
+        threshold = self._batches.settings.threshold
+        looks = [s for s in rest if isinstance(s, Look)]
+        if looks and self._pages is not None:  # the audience's pages, where they cost less
+            read, left = self._pages.answer(
+                looks, self._plain_parallel, batched=len(looks) >= threshold
+            )
+            self._settle_chunks(read, {})
+            rest = [s for s in rest if not isinstance(s, Look)] + list(left)
+        if len(rest) >= threshold:
             intents = self._intend(rest)  # R7.4: recorded before the batch is sent
             sent, batch_id = self._batches.send(rest)
             self._settle_chunks(sent, intents)
             if batch_id is not None:  # every result recorded: a later run need not read it
                 self._batches.ledger.forget(batch_id)
             return
-        for step, ids, result in self._parallel(rest, self._send, _one):
-            self._settle([(step, _answer(result), result)], ids)
+        self._carry_direct(rest)
 
     def _intend(self, steps: Sequence[Step]) -> dict[int, tuple[int, ...]]:
         """R7.4 for steps sent in bulk: their intents, recorded now; the ids per step."""
@@ -270,7 +288,10 @@ class Executor:
         R7.4: the intents of an item's steps are recorded just before it is handed to a
         sender, by this thread, one transaction per request; an item is handed over only while
         fewer than the concurrency are under way, and none after Ctrl-C or after another phase
-        failed. Yields each item with its intents' ids and its answer.
+        failed. Answers that came in together free their slots first: the next requests go
+        out before those answers are recorded, so the senders do not wait for the recording
+        (none go out once a request raised). Yields each item with its intents' ids and its
+        answer.
         """
         pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
         todo = deque(work)
@@ -290,11 +311,12 @@ class Executor:
                 hand_over()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item, ids = running.pop(future)
-                    answer = future.result()
-                    hand_over()  # the next request goes out while this answer is recorded
-                    yield item, ids, answer
+                answered = [(future, running.pop(future)) for future in done]
+                if all(future.exception() is None for future, _ in answered):
+                    for _ in answered:  # the next requests go out before these are recorded
+                        hand_over()
+                for future, (item, ids) in answered:
+                    yield item, ids, future.result()
         finally:
             # Interrupted (a store error, a second Ctrl-C): nothing more is handed over.
             pool.shutdown(wait=True, cancel_futures=True)
@@ -376,7 +398,8 @@ class Executor:
             self.store.record_members(keep)
         for _, then, _ in outcomes:
             for write in then.writes:
-                self._write(write)
+                if not isinstance(write, Keep):  # recorded together above
+                    record_write(self.store, write)
         resolved = []
         finished = 0
         for step, then, result in outcomes:
@@ -392,14 +415,6 @@ class Executor:
         if ids:  # R6.3: a later success closes the person's entries about sending
             self.store.resolve_failures(ids, categories=SENDING_CATEGORIES)
         return finished
-
-    def _write(self, write: Write) -> None:
-        if isinstance(write, Moved):
-            self.store.record_address_change(write.old_email_address, write.record)
-        elif isinstance(write, Archived):
-            self.store.record_archive(write.email_address, write.status)
-        elif not isinstance(write, Keep):
-            self.store.update_statuses({write.email_address.lower(): write.status})
 
     def _fail(self, action: Action, result: MemberResult | None, what: str) -> None:
         assert not isinstance(action, Adopt | Release)  # noqa: S101 - they send nothing
@@ -420,6 +435,18 @@ class Executor:
         self.store.record_failure(failure)
         self.failures.append(failure)
         self._failed_ids.add(action.person_id)
+
+
+def record_write(store: CouplingStore, write: Write) -> None:
+    """Record one write an answer (or a settled intent, R7.4) leads to."""
+    if isinstance(write, Keep):
+        store.record_members([write.record])
+    elif isinstance(write, Moved):
+        store.record_address_change(write.old_email_address, write.record)
+    elif isinstance(write, Archived):
+        store.record_archive(write.email_address, write.status)
+    else:
+        store.update_statuses({write.email_address.lower(): write.status})
 
 
 #: Failures after which a request may still have been carried out (MAILCHIMP.md §6, §7).

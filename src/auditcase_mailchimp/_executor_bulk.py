@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 #: The steps ``/batches`` carries: address changes, reads of members, archives.
 Batched = Move | Look | Removal
 
-__all__ = ["BatchSettings", "BulkBatches", "BulkTags", "Stopped"]
+__all__ = ["PAGE_THRESHOLD", "BatchSettings", "BulkBatches", "BulkTags", "Stopped"]
 
 #: One request's failures: ``(step index, failure)``.
 _Found = list[tuple[int, FailureDetail]]
@@ -164,6 +164,11 @@ class BulkTags:
 # --- archives and address changes through /batches (issue 12.2) ----------------------------------
 
 
+#: Reads of members in one round from which the audience's pages are tried: below it, reading
+#: each member is about as quick as the two first pages alone under the latency model.
+PAGE_THRESHOLD: Final = 1000
+
+
 @attrs.frozen(kw_only=True)
 class BatchSettings:
     """When and how archives and address changes go through ``/batches``."""
@@ -174,6 +179,9 @@ class BatchSettings:
     #: Waits between polls; ``None``: wait on the clock, cut short when the run stops (tests
     #: pass one that waits for the fake instead).
     sleep: Callable[[float], None] | None = None
+    #: A round with at least this many reads of members tries the audience's pages first
+    #: (:mod:`auditcase_mailchimp._executor_pages`); ``None``: never.
+    page_threshold: int | None = PAGE_THRESHOLD
 
 
 class Stopped(Exception):  # noqa: N818 - not an error: another part of the run failed first

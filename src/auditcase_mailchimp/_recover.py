@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ._client import AudienceMember, MailchimpClient
+from ._executor import record_write
 from ._models import CurrentMember
 from ._settle import Settled, intent_keys, read_in_pages, settle
-from ._steps import Keep, Moved
 from ._store import CouplingStore
 
 __all__ = ["as_current", "settle_open"]
@@ -58,12 +58,7 @@ def settle_open(
         return writes
     with store.answering([i.id for i in intents]):
         for write in writes:
-            if isinstance(write, Keep):
-                store.record_members([write.record])
-            elif isinstance(write, Moved):
-                store.record_address_change(write.old_email_address, write.record)
-            else:
-                store.record_archive(write.email_address, write.status)
+            record_write(store, write)
     _log.info(
         "settled the open requests of an unfinished run",
         extra={"intents": len(intents), "records": len(writes)},
