@@ -188,23 +188,11 @@ class MailchimpClient(ClientCore):
             AudienceNotFoundError: No such audience.
             MailchimpError: Any other failure, after retries: the read is abandoned.
         """
-        from ._mailchimp_wire import WireMemberPage  # noqa: PLC0415 - not at start-up
-
         lid = check_list_id(list_id)
         fields = ",".join([*(f"members.{f}" for f in MEMBER_FIELDS), "total_items"])
 
         def page(spec: tuple[str | None, int]) -> WireMemberPage:
-            status, offset = spec
-            query: dict[str, Any] = {"fields": fields, "count": PAGE_SIZE, "offset": offset}
-            if status is not None:
-                query["status"] = status
-            return self._get(
-                f"/lists/{lid}/members",
-                query,
-                WireMemberPage,
-                audience_level=True,
-                what="list members",
-            )
+            return self._member_page(lid, spec, fields)
 
         firsts = self._map(page, [(None, 0), ("archived", 0)])
         rest = [
@@ -237,6 +225,22 @@ class MailchimpClient(ClientCore):
             TAGS_IN_MEMBER,
         )
         return members
+
+    def _member_page(self, lid: str, page: tuple[str | None, int], fields: str) -> WireMemberPage:
+        """One page of the member list: ``page`` is (``status`` filter or ``None``, offset).
+
+        Shared by :meth:`read_members` and the executor's reads before archiving.
+        """
+        from ._mailchimp_wire import WireMemberPage  # noqa: PLC0415 - not at start-up
+
+        status, offset = page
+        query: dict[str, Any] = {"fields": fields, "count": PAGE_SIZE, "offset": offset}
+        if status is not None:
+            query["status"] = status
+        return self._get(
+            f"/lists/{lid}/members", query, WireMemberPage, audience_level=True,
+            what="list members",
+        )  # fmt: skip
 
     def _all_tags(self, list_id: str, email_address: str) -> frozenset[str]:
         from ._mailchimp_wire import WireTagPage  # noqa: PLC0415 - not at start-up

@@ -175,20 +175,8 @@ class PagedReads:
         return read
 
     def _page(self, page: _Page) -> WireMemberPage | None:
-        from ._mailchimp_wire import WireMemberPage  # noqa: PLC0415 - not at start-up
-
-        status, offset = page
-        query: dict[str, str | int] = {"fields": _FIELDS, "count": PAGE_SIZE, "offset": offset}
-        if status is not None:
-            query["status"] = status
         try:
-            return self.client._get(  # noqa: SLF001 - the client's own reader
-                f"/lists/{self.list_id}/members",
-                query,
-                WireMemberPage,
-                audience_level=True,
-                what="list members",
-            )
+            return self.client._member_page(self.list_id, page, _FIELDS)  # noqa: SLF001
         except MailchimpError as error:
             if is_fatal(error):
                 raise
