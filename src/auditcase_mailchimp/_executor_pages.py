@@ -27,7 +27,7 @@ from ._bulk_rules import PollPolicy
 from ._client import PAGE_SIZE, MailchimpClient, MemberOutcome, MemberResult
 from ._errors import MailchimpError
 from ._executor_bulk import Stopped
-from ._models import MemberStatus
+from ._models import MemberStatus, address_key
 from ._steps import Look
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ class PagedReads:
             raise Stopped
         for page in read.values():
             for member in page.members if page is not None else ():
-                key = member.email_address.lower()
+                key = address_key(member.email_address)
                 if statuses.setdefault(key, member.status) != member.status:
                     changed.add(key)
         return read
@@ -184,4 +184,4 @@ class PagedReads:
 
 
 def _key(look: Look) -> str:
-    return look.email_address.lower()
+    return address_key(look.email_address)

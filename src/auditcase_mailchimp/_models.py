@@ -2,7 +2,11 @@
 
 Every model is a frozen attrs class that checks its fields when it is built, so a wrong type
 (``linked="Ja"``, a list for ``correspondence_groups``, an unknown kind) is refused at once with a
-:class:`TypeError` or :class:`ValueError` naming the field. Part of the pure core: no I/O.
+:class:`TypeError` or :class:`ValueError` naming the field. The exceptions are the builders
+``trusted_person``, ``trusted_record`` and ``recoupled``, for the hot paths whose values were
+checked already (an export reader's cells, the coupling database's rows, the plan's members);
+they skip the checks, and their tests compare what they build with the checked way. Part of the
+pure core: no I/O.
 """
 
 from __future__ import annotations
