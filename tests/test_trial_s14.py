@@ -1,0 +1,231 @@
+"""Trial of session 14's change: paged reads before archiving under SIGKILL, schema 4, lazy import.
+
+Adversarial checks written by the trial helper. Each test says whether it documents a problem
+(FAILS on main) or guards behaviour worth keeping (passes).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditcase_mailchimp import SQLiteStore
+from auditcase_mailchimp.testing import FakeMailchimp
+
+from .test_sync import person, write_export
+
+_DEADLINE = 120.0
+_N = 1300  #: members after the first run
+_UNLINKED = 1200  #: persons 1.._UNLINKED are unlinked: >= 1,000 reads, the paged path
+_SPECIAL = {"1": "unsubscribed", "2": "unsubscribed", "3": "cleaned", "4": "cleaned", "5": "pending"}
+
+
+def _p(i: int, *, linked: bool = True) -> Any:
+    return person(str(i), f"p{i}@example.nl", christian_name=f"Naam{i}", linked=linked)
+
+
+def _first(n: int = _N) -> list[Any]:
+    return [_p(i) for i in range(1, n + 1)]
+
+
+def _unlinked(n: int = _N, unlinked: int = _UNLINKED) -> list[Any]:
+    return [_p(i, linked=i > unlinked) for i in range(1, n + 1)]
+
+
+def _relinked(n: int = _N, unlinked: int = _UNLINKED) -> list[Any]:
+    """Persons 11-40 linked again (all plain subscribed members); the rest as unlinked."""
+    return [_p(i, linked=i > unlinked or 11 <= i <= 40) for i in range(1, n + 1)]
+
+
+def _cli(fake: FakeMailchimp, db: Path, source: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "auditcase_mailchimp", "sync", "--source", str(source),
+        "--list-id", fake.list_id, "--db", str(db), "--api-url", fake.url,
+        "--allow-mass-archive", "--lang", "en",
+    ]  # fmt: skip
+
+
+def _env(fake: FakeMailchimp) -> dict[str, str]:
+    return {**os.environ, "MAILCHIMP_API_KEY": fake.api_key}
+
+
+def _run(fake: FakeMailchimp, db: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our interpreter, our CLI
+        _cli(fake, db, source), env=_env(fake), capture_output=True, text=True,
+        timeout=_DEADLINE, check=False,
+    )  # fmt: skip
+
+
+def _wait(predicate: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + _DEADLINE
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if process.poll() is not None:
+            return bool(predicate())
+        time.sleep(0.0005)  # polling the fake's log, not timing the code under test
+    raise AssertionError("the run neither reached the kill point nor ended")
+
+
+def _killed(fake: FakeMailchimp, db: Path, source: Path, point: tuple[str, Any]) -> bool:
+    """Run the CLI and SIGKILL it at ``point``; ``True`` if it was still running then."""
+    mode, at = point
+    start = len(fake.requests)
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our CLI
+        _cli(fake, db, source), env=_env(fake),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def reached() -> bool:
+        new = fake.requests[start:]
+        if isinstance(at, int):
+            return len(new) >= at
+        return sum(1 for r in new if at(r)) >= 1
+
+    try:
+        _wait(reached, process)
+        if mode == "held":
+            fake.hold()
+            _wait(lambda: fake.in_flight >= 1, process)
+        alive = process.poll() is None
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=_DEADLINE)
+    finally:
+        fake.release()
+        if process.poll() is None:  # pragma: no cover
+            process.kill()
+            process.wait()
+    _wait(lambda: fake.in_flight == 0, process)
+    return alive
+
+
+def _audience(fake: FakeMailchimp) -> dict[str, tuple[Any, ...]]:
+    return {
+        m.email_address.lower(): (m.status, m.first_name, m.last_name, m.tags)
+        for m in fake.audience().members()
+    }
+
+
+def _records(db: Path) -> dict[str, tuple[Any, ...]]:
+    with SQLiteStore(db) as store:
+        assert store.open_intents() == []
+        return {
+            m.key: (
+                m.coupling.person_id if m.coupling else None,
+                m.coupling.status_at_archive if m.coupling else None,
+                m.status,
+                m.tags,
+            )
+            for m in store.load_current()
+        }
+
+
+def _prepare(fake: FakeMailchimp, tmp: Path, n: int = _N) -> Path:
+    """First run of ``n`` persons, then R4.3/R4.5 statuses set directly in Mailchimp."""
+    db = tmp / "coupling.sqlite3"
+    done = _run(fake, db, Path(write_export(tmp / "first.jsonl", _first(n)).path))
+    assert done.returncode == 0, done.stderr
+    for pid, status in _SPECIAL.items():
+        fake.audience().set_status(f"p{pid}@example.nl", status)
+    return db
+
+
+def _after_kill(fake: FakeMailchimp) -> None:
+    """What a user does between the runs: one linked member unsubscribes in Mailchimp."""
+    fake.audience().unsubscribe(f"p{_N}@example.nl")
+
+
+@functools.cache
+def _reference(tmp: Path, n: int = _N, unlinked: int = _UNLINKED) -> tuple[Any, Any]:
+    """Uninterrupted: first run, unlink run, the user's change, the relink run."""
+    folder = tmp / f"ref-{n}"
+    folder.mkdir()
+    with FakeMailchimp() as fake:
+        db = _prepare(fake, folder, n)
+        src = Path(write_export(folder / "unlinked.jsonl", _unlinked(n, unlinked)).path)
+        assert _run(fake, db, src).returncode == 0
+        _after_kill(fake)
+        final = Path(write_export(folder / "relinked.jsonl", _relinked(n, unlinked)).path)
+        assert _run(fake, db, final).returncode == 0
+        return _audience(fake), _records(db)
+
+
+@pytest.fixture(scope="module")
+def ref_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the uninterrupted runs live."""
+    return tmp_path_factory.mktemp("trial-ref")
+
+
+def _is_page(r: Any) -> bool:
+    return r.method == "GET" and r.path.endswith("/members") and r.query.get("count") == "1000"
+
+
+def _is_delete(r: Any) -> bool:
+    return r.method == "DELETE"
+
+
+KILLS = {
+    "first-page-after": ("after", 1),
+    "page-held": ("held", _is_page),
+    "pages-after-3": ("after", 3),
+    "first-delete-held": ("held", _is_delete),
+    "deletes-after-200": ("after", 200),
+    "deletes-held-900": ("held", 900),
+}
+
+
+@pytest.mark.parametrize("kill", list(KILLS), ids=list(KILLS))
+def test_killed_paged_unlink_then_relink_ends_as_uninterrupted(
+    kill: str, tmp_path: Path, ref_dir: Path
+) -> None:
+    """R7.2, R4.3, R4.5: SIGKILL during paged reads / DELETEs of 1,200 unlinks, relink, rerun."""
+    expected_audience, expected_records = _reference(ref_dir)
+    with FakeMailchimp(latency=0.001) as fake:
+        db = _prepare(fake, tmp_path)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
+        fake.clear_log()
+        _killed(fake, db, src, KILLS[kill])
+        # the paged path really was taken by the killed run or will be by the rerun
+        _after_kill(fake)
+        final = Path(write_export(tmp_path / "relinked.jsonl", _relinked()).path)
+        done = _run(fake, db, final)
+        assert done.returncode == 0, done.stdout + done.stderr
+        deletes = {r.path.rsplit("/", 1)[-1] for r in fake.requests if r.method == "DELETE"}
+        assert _audience(fake) == expected_audience
+        assert _records(db) == expected_records
+        fake.clear_log()
+        again = _run(fake, db, final)
+        assert again.returncode == 0
+        assert [r for r in fake.requests if r.method != "GET"] == []
+    del deletes
+
+
+def test_paged_path_is_taken_by_the_cli_and_keeps_r43_r45(tmp_path: Path) -> None:
+    """Passes (keep): the CLI's unlink of 1,200 reads pages, records status at archive (R4.3)."""
+    with FakeMailchimp() as fake:
+        db = _prepare(fake, tmp_path)
+        fake.clear_log()
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
+        done = _run(fake, db, src)
+        assert done.returncode == 0, done.stderr
+        assert any(_is_page(r) for r in fake.requests)
+        member_gets = [r for r in fake.requests if r.method == "GET" and "/members/" in r.path]
+        assert len(member_gets) <= _N - 1000  # the second page is cheaper read per member
+        deleted = {r.path for r in fake.requests if r.method == "DELETE"}
+        assert len(deleted) == _UNLINKED - 3  # cleaned and pending never DELETEd (R4.5)
+        for key in ("p3@example.nl", "p4@example.nl", "p5@example.nl"):
+            assert fake.audience().get(key).status in ("cleaned", "pending")
+        recs = {k: v for k, v in _records(db).items() if k.startswith(("p1@", "p2@", "p3@", "p5@"))}
+        assert recs["p1@example.nl"][1] == "unsubscribed"
+        assert recs["p3@example.nl"][1] == "cleaned"
+        assert recs["p5@example.nl"][1] == "pending"
