@@ -154,7 +154,7 @@ def _reference(tmp: Path, n: int = _N, unlinked: int = _UNLINKED) -> tuple[Any, 
         db = _prepare(fake, folder, n)
         src = Path(write_export(folder / "unlinked.jsonl", _unlinked(n, unlinked)).path)
         assert _run(fake, db, src).returncode == 0
-        _after_kill(fake)
+        fake.audience().unsubscribe(f"p{n}@example.nl")
         final = Path(write_export(folder / "relinked.jsonl", _relinked(n, unlinked)).path)
         assert _run(fake, db, final).returncode == 0
         return _audience(fake), _records(db)
@@ -229,3 +229,45 @@ def test_paged_path_is_taken_by_the_cli_and_keeps_r43_r45(tmp_path: Path) -> Non
         assert recs["p1@example.nl"][1] == "unsubscribed"
         assert recs["p3@example.nl"][1] == "cleaned"
         assert recs["p5@example.nl"][1] == "pending"
+
+
+_BIG, _BIG_UNLINKED = 2600, 2500  #: >= 2,000 archives in a round: the DELETEs go by /batches
+
+
+def _is_batch_post(r: Any) -> bool:
+    return (r.method, r.path) == ("POST", "/3.0/batches")
+
+
+def _is_batch_poll(r: Any) -> bool:
+    return r.method == "GET" and r.path.startswith("/3.0/batches/")
+
+
+BATCH_KILLS = {
+    "page-held": ("held", _is_page),
+    "batch-post-held": ("held", _is_batch_post),
+    "batch-post-after": ("after", _is_batch_post),
+    "batch-poll-held": ("held", _is_batch_poll),
+}
+
+
+@pytest.mark.parametrize("kill", list(BATCH_KILLS), ids=list(BATCH_KILLS))
+def test_killed_batched_unlink_then_relink_ends_as_uninterrupted(
+    kill: str, tmp_path: Path, ref_dir: Path
+) -> None:
+    """R7.2, R4.3, R4.5: SIGKILL around the /batches of 2,500 DELETEs, relink, rerun."""
+    expected_audience, expected_records = _reference(ref_dir, _BIG, _BIG_UNLINKED)
+    with FakeMailchimp(latency=0.001) as fake:
+        db = _prepare(fake, tmp_path, _BIG)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked(_BIG, _BIG_UNLINKED)).path)
+        fake.clear_log()
+        assert _killed(fake, db, src, BATCH_KILLS[kill])
+        fake.audience().unsubscribe(f"p{_BIG}@example.nl")
+        final = Path(write_export(tmp_path / "relinked.jsonl", _relinked(_BIG, _BIG_UNLINKED)).path)
+        done = _run(fake, db, final)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _audience(fake) == expected_audience
+        assert _records(db) == expected_records
+        fake.clear_log()
+        again = _run(fake, db, final)
+        assert again.returncode == 0
+        assert [r for r in fake.requests if r.method != "GET"] == []
