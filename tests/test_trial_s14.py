@@ -271,3 +271,64 @@ def test_killed_batched_unlink_then_relink_ends_as_uninterrupted(
         again = _run(fake, db, final)
         assert again.returncode == 0
         assert [r for r in fake.requests if r.method != "GET"] == []
+
+
+@pytest.fixture(scope="module")
+def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``src`` folder of the previous release (bcb6cc0, schema 3), from git."""
+    folder = tmp_path_factory.mktemp("bcb6cc0")
+    root = Path(__file__).resolve().parents[1]
+    try:
+        archive = subprocess.run(  # noqa: S603, S607 - git of this checkout
+            ["git", "-C", str(root), "archive", "bcb6cc0", "src"],
+            capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):  # pragma: no cover
+        pytest.skip("the previous release is not in this checkout's git history")
+    subprocess.run(  # noqa: S603, S607
+        ["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True, timeout=60
+    )
+    return folder / "src"
+
+
+def _batch_ops(fake: FakeMailchimp) -> list[tuple[str, str]]:
+    return [
+        (op["method"], op["path"])
+        for r in fake.requests
+        if _is_batch_post(r)
+        for op in r.body["operations"]
+    ]
+
+
+def test_schema_3_database_with_a_pending_batch_killed_by_the_previous_release_finishes(
+    tmp_path: Path, ref_dir: Path, previous_release: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passes (keep): R7.2, migrations: bcb6cc0 killed mid-/batches, main resumes the batch."""
+    with FakeMailchimp(latency=0.001) as fake:
+        monkeypatch.setenv("PYTHONPATH", str(previous_release))
+        db = _prepare(fake, tmp_path, _BIG)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked(_BIG, _BIG_UNLINKED)).path)
+        fake.clear_log()
+        assert _killed(fake, db, src, ("held", _is_batch_poll))
+        import sqlite3  # noqa: PLC0415
+
+        raw = sqlite3.connect(db)
+        assert raw.execute("PRAGMA user_version").fetchone() == (3,)
+        assert raw.execute("SELECT count(*) FROM pending_batch").fetchone() == (1,)
+        raw.close()
+        monkeypatch.delenv("PYTHONPATH")
+        sent = _batch_ops(fake)
+        assert sent
+        done = _run(fake, db, src)
+        assert done.returncode == 0, done.stdout + done.stderr
+        ops = _batch_ops(fake)
+        assert len(set(ops)) == len(ops)  # the pending batch is read, its operations not sent again
+        raw = sqlite3.connect(db)
+        assert raw.execute("PRAGMA user_version").fetchone() == (4,)
+        assert raw.execute("SELECT count(*) FROM pending_batch").fetchone() == (0,)
+        raw.close()
+        live = {k for k, v in _audience(fake).items() if v[0] != "archived"}
+        assert live == {f"p{i}@example.nl" for i in (3, 4, 5, *range(_BIG_UNLINKED + 1, _BIG + 1))}
+        fake.clear_log()
+        assert _run(fake, db, src).returncode == 0
+        assert [r for r in fake.requests if r.method != "GET"] == []
