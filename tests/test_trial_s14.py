@@ -332,3 +332,72 @@ def test_schema_3_database_with_a_pending_batch_killed_by_the_previous_release_f
         fake.clear_log()
         assert _run(fake, db, src).returncode == 0
         assert [r for r in fake.requests if r.method != "GET"] == []
+
+
+# --- the paged reads against a direct read of each member, on a messy audience ------------------
+
+_MESSY = 40  #: persons; all but 36-40 are unlinked in the second export
+
+
+def _mess(fake: FakeMailchimp) -> None:
+    """What users did in Mailchimp after the first run, before the unlink."""
+    audience = fake.audience()
+    audience.unsubscribe("p1@example.nl")
+    audience.clean("p2@example.nl")
+    audience.set_status("p3@example.nl", "pending")
+    audience.set_status("p4@example.nl", "transactional")
+    audience.archive("p5@example.nl")
+    audience.delete_permanently("p6@example.nl")
+    audience.unsubscribe("p7@example.nl")
+    audience.archive("p7@example.nl")  # unsubscribed, then archived by hand
+
+
+def _carry_unlink(fake: FakeMailchimp, folder: Path, settings: Any) -> tuple[Any, ...]:
+    from auditcase_mailchimp import desired_state, plan_sync  # noqa: PLC0415
+    from auditcase_mailchimp._client import MailchimpClient  # noqa: PLC0415
+    from auditcase_mailchimp._credentials import ApiKey  # noqa: PLC0415
+    from auditcase_mailchimp._executor import Executor  # noqa: PLC0415
+
+    from .conftest import ManualClock, retry_policy  # noqa: PLC0415
+
+    folder.mkdir()
+    db = folder / "coupling.sqlite3"
+    assert _run(fake, db, Path(write_export(folder / "f.jsonl", _first(_MESSY)).path)).returncode == 0
+    _mess(fake)
+    fake.clear_log()
+    client = MailchimpClient(
+        ApiKey(fake.api_key), base_url=fake.url, retry=retry_policy(ManualClock())
+    )
+    with client, SQLiteStore(db) as store:
+        plan = plan_sync(
+            store.load_current(),
+            desired_state(_unlinked(_MESSY, _MESSY - 5), owners=store.owners()),
+        )
+        store.begin_run(dry_run=False, reconcile=False)
+        executor = Executor(
+            store, client, fake.list_id, lambda *_: None, total=len(plan.actions),
+            batches=settings,
+        )  # fmt: skip
+        executor.execute(plan.actions)
+        records = sorted(
+            (m.key, m.status, m.coupling.status_at_archive if m.coupling else None)
+            for m in store.load_current()
+        )
+        failures = sorted((f.person_id, f.action, f.category, f.status) for f in executor.failures)
+        notices = sorted(map(str, executor.notices))
+        counts = dict(executor.counts)
+    members = sorted((m.email_address, m.status) for m in fake.audience().members())
+    writes = sorted((r.method, r.path) for r in fake.requests if r.method != "GET")
+    return records, failures, notices, counts, members, writes
+
+
+def test_paged_reads_equal_direct_reads_on_a_messy_audience(tmp_path: Path) -> None:
+    """Passes (keep): R4.3, R4.5, R6: archived/deleted/transactional members read as directly."""
+    from auditcase_mailchimp._executor_bulk import BatchSettings  # noqa: PLC0415
+
+    with FakeMailchimp() as a, FakeMailchimp() as b:
+        paged = _carry_unlink(a, tmp_path / "paged", BatchSettings(threshold=10_000, page_threshold=1))
+        direct = _carry_unlink(b, tmp_path / "direct", None)
+        assert any(_is_page(r) for r in a.requests)
+        assert not any(_is_page(r) for r in b.requests)
+    assert paged == direct
