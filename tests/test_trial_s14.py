@@ -401,3 +401,62 @@ def test_paged_reads_equal_direct_reads_on_a_messy_audience(tmp_path: Path) -> N
         assert any(_is_page(r) for r in a.requests)
         assert not any(_is_page(r) for r in b.requests)
     assert paged == direct
+
+
+def test_unsubscribed_between_a_killed_paged_run_and_the_rerun_is_recorded_as_unsubscribed(
+    tmp_path: Path,
+) -> None:
+    """R4.3, R5.3: a member unsubscribed after the killed run read its page keeps that status."""
+    with FakeMailchimp(latency=0.001) as fake:
+        db = _prepare(fake, tmp_path)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
+        fake.clear_log()
+        assert _killed(fake, db, src, ("after", _is_delete))
+        assert any(_is_page(r) for r in fake.requests)
+        audience = fake.audience()
+        waiting = [
+            f"p{i}@example.nl"
+            for i in range(6, _UNLINKED + 1)
+            if audience.get(f"p{i}@example.nl").status == "subscribed"
+        ][:20]
+        assert len(waiting) == 20
+        for address in waiting:
+            audience.unsubscribe(address)
+        done = _run(fake, db, src)
+        assert done.returncode == 0, done.stdout + done.stderr
+        records = _records(db)
+        assert {records[a][1] for a in waiting} == {"unsubscribed"}
+
+
+def _mess_between(fake: FakeMailchimp) -> None:
+    audience = fake.audience()
+    audience.archive("p8@example.nl")
+    audience.delete_permanently("p9@example.nl")
+    audience.unsubscribe("p10@example.nl")
+    audience.clean("p11@example.nl")
+    audience.set_status("p12@example.nl", "pending")
+    audience.set_status("p13@example.nl", "transactional")
+
+
+@pytest.mark.parametrize("kill", ["first-page-after", "page-held", "pages-after-3"])
+def test_a_kill_in_the_page_reads_then_mailchimp_changes_ends_as_uninterrupted(
+    kill: str, tmp_path: Path
+) -> None:
+    """R7.2, R4.3, R4.5: killed while reading pages; archived/deleted/cleaned meanwhile; rerun."""
+    with FakeMailchimp() as ref:
+        (tmp_path / "ref").mkdir()
+        ref_db = _prepare(ref, tmp_path / "ref")
+        _mess_between(ref)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
+        assert _run(ref, ref_db, src).returncode == 0
+        expected = _audience(ref), _records(ref_db)
+    with FakeMailchimp(latency=0.001) as fake:
+        (tmp_path / "killed").mkdir()
+        db = _prepare(fake, tmp_path / "killed")
+        fake.clear_log()
+        _killed(fake, db, src, KILLS[kill])
+        assert not any(_is_delete(r) for r in fake.requests)
+        _mess_between(fake)
+        done = _run(fake, db, src)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (_audience(fake), _records(db)) == expected
