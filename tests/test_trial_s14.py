@@ -460,3 +460,30 @@ def test_a_kill_in_the_page_reads_then_mailchimp_changes_ends_as_uninterrupted(
         done = _run(fake, db, src)
         assert done.returncode == 0, done.stdout + done.stderr
         assert (_audience(fake), _records(db)) == expected
+
+
+def test_failures_and_refusals_by_person_equal_the_whole_overview_filtered(tmp_path: Path) -> None:
+    """Passes (keep): R6.2, R6.3: the indexed reads per person equal the overview, over chunks."""
+    from .test_store import _failure  # noqa: PLC0415
+
+    with SQLiteStore(tmp_path / "c.sqlite3") as store:
+        for i in range(1, 1300):
+            pid = f"{i % 1100}" if i % 7 else f"x'{i}\" OR 1=1 --"
+            status = 429 if i % 5 == 0 else 400
+            store.record_failure(_failure(pid, status=status, fingerprint=f"fp-{i}", title=f"t{i}"))
+        store.dismiss([3, 4, 700])
+        store.resolve_failures(["10", "20"])
+        every = store.failures()
+        every_closed = store.failures(include_closed=True)
+        refused = store.refused()
+        chosen = [f"{i}" for i in range(0, 1100, 2)] + ["x'14\" OR 1=1 --", "nobody", "10"] * 2
+        wanted = set(chosen)
+        assert store.failures(person_ids=chosen) == [f for f in every if f.person_id in wanted]
+        assert store.failures(include_closed=True, person_ids=set(chosen)) == [
+            f for f in every_closed if f.person_id in wanted
+        ]
+        assert store.refused(person_ids=chosen) == {
+            k: v for k, v in refused.items() if k in wanted
+        }
+        assert store.failures(person_ids=[]) == []
+        assert store.refused(person_ids=()) == {}
