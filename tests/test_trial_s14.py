@@ -487,3 +487,49 @@ def test_failures_and_refusals_by_person_equal_the_whole_overview_filtered(tmp_p
         }
         assert store.failures(person_ids=[]) == []
         assert store.refused(person_ids=()) == {}
+
+
+_LAZY = """
+import pickle, pydoc, sys
+import auditcase_mailchimp as am
+assert "requests" not in sys.modules and "sqlite3" not in sys.modules, "heavy import"
+names = dir(am)
+assert set(am.__all__) <= set(names)
+assert "requests" not in sys.modules, "dir() imported the modules"
+ns = {}
+exec("from auditcase_mailchimp import *", ns)
+assert set(am.__all__) <= set(ns), sorted(set(am.__all__) - set(ns))
+text = pydoc.render_doc(am, renderer=pydoc.plaintext)
+assert "SQLiteStore" in text and "plan_sync" in text
+kind = list(am.PersonKind)[0]
+p = am.Person(person_id="1", kind=kind, christian_name="A", surname="B",
+              contact_email="a@example.nl", correspondence_groups=("X",), linked=True)
+sys.stdout.buffer.write(pickle.dumps(p))
+"""
+_UNPICKLE = """
+import pickle, sys
+import auditcase_mailchimp as am
+p = pickle.loads(sys.stdin.buffer.read())
+assert type(p) is am.Person and p.person_id == "1", p
+try:
+    am.NoSuchName
+except AttributeError as e:
+    assert "NoSuchName" in str(e)
+else:
+    raise AssertionError("no AttributeError")
+print("ok")
+"""
+
+
+def test_the_lazy_package_supports_star_dir_help_and_pickle() -> None:
+    """Passes (keep): PEP 562 package: ``*``, ``dir()``, ``help()``, a Person pickled across."""
+    made = subprocess.run(  # noqa: S603 - our interpreter
+        [sys.executable, "-c", _LAZY], capture_output=True, check=False, timeout=60
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    read = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _UNPICKLE], input=made.stdout, capture_output=True, check=False,
+        timeout=60,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr.decode()
+    assert read.stdout.strip() == b"ok"
