@@ -182,6 +182,10 @@ KILLS = {
     "deletes-after-200": ("after", 200),
     "deletes-held-900": ("held", 900),
 }
+if os.environ.get("AUDITCASE_KILL_SWEEP"):  # every request count of interest, both ways
+    for _count in (0, 2, 4, 5, 8, 20, 100, 500, 1000, 1150, 1250, 1400):
+        KILLS[f"after-{_count}"] = ("after", _count)
+        KILLS[f"held-{_count}"] = ("held", _count)
 
 
 @pytest.mark.parametrize("kill", list(KILLS), ids=list(KILLS))
@@ -533,3 +537,33 @@ def test_the_lazy_package_supports_star_dir_help_and_pickle() -> None:
     )  # fmt: skip
     assert read.returncode == 0, read.stderr.decode()
     assert read.stdout.strip() == b"ok"
+
+
+TWO_KILLS = {
+    "page-then-deletes": (("held", _is_page), ("after", 300)),
+    "deletes-then-page": (("held", 400), ("held", _is_page)),
+    "deletes-then-deletes": (("after", 200), ("held", _is_delete)),
+}
+
+
+@pytest.mark.parametrize("kills", list(TWO_KILLS), ids=list(TWO_KILLS))
+def test_two_kills_with_the_export_changing_end_as_uninterrupted(
+    kills: str, tmp_path: Path, ref_dir: Path
+) -> None:
+    """R7.2, R7.4: killed on the unlink export, killed again on the relink export, then a run."""
+    expected_audience, expected_records = _reference(ref_dir)
+    one, two = TWO_KILLS[kills]
+    with FakeMailchimp(latency=0.001) as fake:
+        db = _prepare(fake, tmp_path)
+        src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
+        _killed(fake, db, src, one)
+        _after_kill(fake)
+        final = Path(write_export(tmp_path / "relinked.jsonl", _relinked()).path)
+        _killed(fake, db, final, two)
+        done = _run(fake, db, final)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _audience(fake) == expected_audience
+        assert _records(db) == expected_records
+        fake.clear_log()
+        assert _run(fake, db, final).returncode == 0
+        assert [r for r in fake.requests if r.method != "GET"] == []
