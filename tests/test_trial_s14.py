@@ -567,3 +567,63 @@ def test_two_kills_with_the_export_changing_end_as_uninterrupted(
         fake.clear_log()
         assert _run(fake, db, final).returncode == 0
         assert [r for r in fake.requests if r.method != "GET"] == []
+
+
+_READ_ALL = """
+import json, os, sys
+from auditcase_mailchimp import ExportFile
+out = {}
+for name in sorted(os.listdir(sys.argv[1])):
+    try:
+        r = ExportFile(os.path.join(sys.argv[1], name)).read()
+        out[name] = ["ok", [repr(p) for p in r.persons],
+                     [(e.line, e.column, e.person_id, str(e)) for e in r.row_errors]]
+    except Exception as e:  # noqa: BLE001
+        out[name] = ["error", type(e).__name__, str(e)]
+print(json.dumps(out))
+"""
+
+
+def test_the_split_reader_reads_mangled_exports_as_the_previous_release(
+    tmp_path: Path, previous_release: Path
+) -> None:
+    """Passes (keep): R8: _export_rows/_csv/_jsonl read 400 mangled files as bcb6cc0 did."""
+    import random  # noqa: PLC0415
+
+    from .test_source import _csv_text, _record, _row  # noqa: PLC0415
+
+    rows = [_row(PersonId=str(i), ContactEMailRE=f"p{i}@example.nl") for i in range(1, 6)]
+    records = [_record(PersonId=str(i), ContactEMailRE=f"p{i}@example.nl") for i in range(1, 6)]
+    bases = {
+        "csv": _csv_text(rows).encode(),
+        "jsonl": ("\n".join(__import__("json").dumps(r) for r in records) + "\n").encode(),
+    }
+    pieces = [b"\x00", b"\r", b"\n", b'"', b",", b";", b"\t", b"\xef\xbb\xbf", b"\xff", b"\xc3",
+              b"\xe2\x80\xa8", b"\xc2\x85", b" ", b"\x0b", b"{", b"}", b"\\", b"\xc2\xa0"]  # fmt: skip
+    rnd = random.Random(14)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for ext, base in bases.items():
+        for k in range(200):
+            data = bytearray(base)
+            for _ in range(rnd.randint(1, 3)):
+                at, op = rnd.randrange(len(data) + 1), rnd.random()
+                if op < 0.5:
+                    data[at:at] = rnd.choice(pieces)
+                elif op < 0.8:
+                    del data[at : at + rnd.randint(1, 4)]
+                else:
+                    del data[at:]
+            (folder / f"{k:03d}.{ext}").write_bytes(bytes(data))
+
+    def read(src: Path) -> dict[str, Any]:
+        done = subprocess.run(  # noqa: S603 - our interpreter
+            [sys.executable, "-c", _READ_ALL, str(folder)], capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(src)}, timeout=120, check=True,
+        )  # fmt: skip
+        return __import__("json").loads(done.stdout)
+
+    here = Path(__import__("auditcase_mailchimp").__file__).parents[1]
+    old, new = read(previous_release), read(here)
+    assert len(new) == 400
+    assert {k: v for k, v in new.items() if v != old[k]} == {}
