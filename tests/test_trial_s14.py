@@ -650,3 +650,58 @@ def test_the_split_reader_reads_mangled_exports_as_the_previous_release(
     old, new = read(previous_release), read(here)
     assert len(new) == 400
     assert {k: v for k, v in new.items() if v != old[k]} == {}
+
+
+_PUSHES = """
+import json, sys, tempfile
+from pathlib import Path
+from auditcase_mailchimp import Person, PersonKind, SQLiteStore, push_persons, sync
+from auditcase_mailchimp._client import MailchimpClient
+from auditcase_mailchimp._credentials import ApiKey
+from auditcase_mailchimp.testing import FakeMailchimp
+KIND = list(PersonKind)[0]
+def p(i, address=None, linked=True):
+    address = address or (f"fake@d{i}.nl" if i % 3 == 0 else f"p{i}@example.nl")
+    return Person(person_id=str(i), kind=KIND, christian_name=f"N{i}", surname="S",
+                  contact_email=address, correspondence_groups=("G",), linked=linked)
+class Source:
+    def __init__(self, persons): self._persons = persons
+    def persons(self): return self._persons
+out = []
+with FakeMailchimp() as fake, MailchimpClient(ApiKey(fake.api_key), base_url=fake.url) as client, \\
+        SQLiteStore(Path(tempfile.mkdtemp()) / "c.sqlite3") as store:
+    def state(label):
+        out.append([label,
+            sorted((f.person_id, f.action, f.category, f.status) for f in store.failures()),
+            sorted(store.refused().items()),
+            sorted((m.email_address, m.status) for m in fake.audience().members()),
+            len([r for r in fake.requests if r.method != "GET"])])
+        fake.clear_log()
+    every = [p(i) for i in range(1, 701)]
+    args = dict(store=store, client=client, list_id=fake.list_id)
+    sync(Source(every), **args); state("sync")
+    push_persons(every[:600], retry_failed=False, **args); state("push, no retry")
+    push_persons(every[:30], **args); state("push, retry")
+    fixed = [p(i, f"ok{i}@example.nl") if i % 3 == 0 else p(i) for i in range(1, 61)]
+    push_persons(fixed, retry_failed=False, **args); state("push, fixed")
+    push_persons([p(i, linked=False) for i in range(61, 91)], **args); state("push, unlinked")
+    push_persons(every[600:] * 2, retry_failed=False, **args); state("push, twice each")
+print(json.dumps(out))
+"""
+
+
+def test_pushes_read_failures_by_person_as_the_previous_release_did(
+    previous_release: Path,
+) -> None:
+    """Passes (keep): R6.2, R6.3: refusals, retries and fixes over pushes as bcb6cc0 did them."""
+
+    def run(src: Path) -> Any:
+        done = subprocess.run(  # noqa: S603 - our interpreter
+            [sys.executable, "-c", _PUSHES], capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(src)}, timeout=300, check=True,
+        )  # fmt: skip
+        return __import__("json").loads(done.stdout)
+
+    old, new = run(previous_release), run(Path(__file__).resolve().parents[1] / "src")
+    assert len(new) == 6
+    assert new == old
