@@ -16,7 +16,7 @@ import pytest
 
 from auditcase_mailchimp.testing import FakeMailchimp
 
-from .test_cli import Cli, cli  # noqa: F401 - the fixture
+from .test_cli import Cli
 from .test_sync import CONTACT, person, write_export
 
 GOLDEN = Path(__file__).parent / "data" / "dry_run_golden"
@@ -61,6 +61,12 @@ def _normalise(text: str, fake: FakeMailchimp, tmp_path: Path) -> str:
     text = text.replace(fake.url, "<URL>").replace(str(tmp_path), "<TMP>")
     text = re.sub(r'"duration_seconds": ?[0-9.e-]+', '"duration_seconds": 0', text)
     return re.sub(r"\b[0-9]+(\.[0-9]+)? s\b", "<N> s", text)
+
+
+@pytest.fixture
+def cli(fake: FakeMailchimp, tmp_path: Path) -> Cli:
+    """The command line against a fresh fake."""
+    return Cli(fake, tmp_path)
 
 
 @pytest.fixture
