@@ -7,6 +7,7 @@ Run with ``UPDATE_GOLDEN=1`` to write the files again after an intended change o
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -105,3 +106,12 @@ def test_the_dry_run_prints_what_it_printed_before(
     if form == "text":
         for verb in ("create", "update", "re-add", "move", "archive", "release", "record"):
             assert verb in got or language == "nl"
+
+
+def test_a_sync_on_the_command_line_leaves_the_collector_as_it_found_it(
+    cli: Cli, scene: Path
+) -> None:
+    """Issue 12.6: the CLI collects garbage less often during a sync, and restores it after."""
+    before = gc.get_threshold()
+    assert cli.sync(scene, "--dry-run") == 1
+    assert gc.get_threshold() == before
