@@ -26,6 +26,7 @@ from ._cli_context import (
 )
 from ._errors import AuditCaseMailchimpError
 from ._json_out import dumps, sync_output
+from ._models import PersonKind
 from ._plan import Action, Archive, ChangeAddress, Plan, Release, Upsert
 from ._source import SUFFIXES, ExportFile
 from ._store import SQLiteStore, is_refusal
@@ -194,10 +195,11 @@ class _Describer:
         self.not_archived = tr.gettext("not archived")
         self.record = f"{tr.gettext('record'):<8}"
         self.as_wanted = f"({tr.gettext('already as wanted')})"
+        self.tag_texts: dict[tuple[frozenset[str], frozenset[str]], str] = {}
 
     def __call__(self, action: Action) -> str:
         """The line of one action, without its indent."""
-        kind = self.client if action.kind.value == "client_person" else self.contact
+        kind = self.client if action.kind is PersonKind.CLIENT_PERSON else self.contact
         who = f"({kind} {action.person_id})"
         if isinstance(action, Upsert):
             verb = (
@@ -205,11 +207,11 @@ class _Describer:
                 if action.create
                 else (self.readd if action.send_status else self.update)
             )
-            return f"{verb} {action.email_address} {who}{_changes(action)}"
+            return f"{verb} {action.email_address} {who}{self._changes(action)}"
         if isinstance(action, ChangeAddress):
             return (
                 f"{self.move} {action.old_email_address} -> {action.email_address} {who}"
-                f"{_changes(action)}"
+                f"{self._changes(action)}"
             )
         if isinstance(action, Archive):
             return f"{self.archive} {action.email_address} {who}"
@@ -220,15 +222,29 @@ class _Describer:
             )
         return f"{self.record} {action.email_address} {who} {self.as_wanted}"
 
+    def _changes(self, action: Upsert | ChangeAddress) -> str:
+        """``: FNAME='…', +tag '…', -tag '…'``, or nothing when nothing changes."""
+        fields = action.merge_fields
+        text = ", ".join([f"{name}={fields[name]!r}" for name in sorted(fields)])
+        tags = self._tags(action.tags_add, action.tags_remove)
+        if tags:
+            text = f"{text}, {tags}" if text else tags
+        return f": {text}" if text else ""
 
-def _changes(action: Upsert | ChangeAddress) -> str:
-    fields = action.merge_fields
-    parts = [f"{name}={fields[name]!r}" for name in sorted(fields)]
-    if action.tags_add:
-        parts += [f"+tag {tag!r}" for tag in sorted(action.tags_add)]
-    if action.tags_remove:
-        parts += [f"-tag {tag!r}" for tag in sorted(action.tags_remove)]
-    return f": {', '.join(parts)}" if parts else ""
+    def _tags(self, add: frozenset[str], remove: frozenset[str]) -> str:
+        """The tag changes as printed; kept per pair of sets, as persons share a few pairs."""
+        text = self.tag_texts.get((add, remove))
+        if text is None:
+            parts = [f"+tag {tag!r}" for tag in sorted(add)]
+            parts += [f"-tag {tag!r}" for tag in sorted(remove)]
+            text = ", ".join(parts)
+            if len(self.tag_texts) < _TAG_TEXTS:
+                self.tag_texts[add, remove] = text
+        return text
+
+
+#: At most this many texts of tag changes are kept while a plan is printed.
+_TAG_TEXTS = 10_000
 
 
 class Progress:
