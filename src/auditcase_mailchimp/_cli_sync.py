@@ -146,7 +146,7 @@ def _fewer_collections() -> Iterator[None]:
     """Run the collector less often during the sync, then as before (this process only).
 
     A large sync makes millions of objects that live to its end, and with the default
-    thresholds the collector walks them again and again: about a sixth of a dry run of a
+    thresholds the collector walks them again and again: a sixth to a quarter of a dry run of a
     million persons. Cyclic garbage is still collected, in larger batches. Only the command
     line does this, for its own process and the length of the run; the library's functions
     never touch the collector of the program that calls them.
