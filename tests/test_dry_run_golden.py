@@ -115,3 +115,24 @@ def test_a_sync_on_the_command_line_leaves_the_collector_as_it_found_it(
     before = gc.get_threshold()
     assert cli.sync(scene, "--dry-run") == 1
     assert gc.get_threshold() == before
+
+
+def test_a_plan_with_more_tag_sets_than_are_kept_prints_each_one(cli: Cli, tmp_path: Path) -> None:
+    """R7.3: past the 10,000 tag texts the printer keeps, each line still names its own tags."""
+    export = tmp_path / "many.jsonl"
+    count = 10_050
+    write_export(
+        export,
+        (
+            person(str(i), f"p{i:05d}@example.nl", correspondence_groups=(f"G{i}",))
+            for i in range(count)
+        ),
+    )
+    assert cli.sync(export, "--dry-run") == 0
+    lines = [line for line in cli.out.splitlines() if line.startswith("  create ")]
+    assert len(lines) == count
+    assert lines[-1] == (
+        f"  create   p{count - 1:05d}@example.nl (client {count - 1}): "
+        f"FNAME='Jan', LNAME='Jansen {count - 1}', +tag 'G{count - 1}'"
+    )
+    assert all(line.endswith(f"+tag 'G{i}'") for i, line in enumerate(lines))
