@@ -638,3 +638,25 @@ def test_each_action_has_one_verb() -> None:
     assert [action_verb(a) for a in actions] == [
         "create", "re-add", "update", "change_address", "archive", "release", "record",
     ]  # fmt: skip
+
+
+def test_the_plan_is_sorted_by_key_whatever_the_spelling() -> None:
+    """Plan order: by lower-cased address, for addresses in any case, trimmed or not (R2.3)."""
+    current = [
+        _pushed("Zed@Example.NL", "1"),
+        _pushed(" Ärger@example.nl ", "2"),
+        _pushed("bert@example.nl", "3"),
+        _pushed("b@example.nl", "7"),
+    ]
+    persons = [
+        _person("4", contact_email="Ann@Example.nl"),
+        _person("5", contact_email="carl@example.nl"),
+        _person("6", contact_email="ZOE@EXAMPLE.NL"),
+        _person("7", contact_email="b@example.nl"),
+    ]
+    plan = plan_sync(current, desired_state(persons))
+    keys = [action.key for action in plan.actions]
+    assert keys == [
+        "ann@example.nl", "bert@example.nl", "carl@example.nl", "zed@example.nl",
+        "zoe@example.nl", "ärger@example.nl",
+    ]  # fmt: skip

@@ -210,7 +210,10 @@ def desired_state(
                 )
             )
             continue
-        key = member.email_address.lower()  # to_member trims: this is address_key()
+        # address_key(), as to_member trims and checks for ASCII; an address already in lower
+        # case is its own key, not a second copy of it (a large sync holds a million)
+        address = member.email_address
+        key = address if address.islower() else address.lower()
         if key in members:
             shared.setdefault(key, [(by_key[key], members[key])]).append((person, member))
         else:

@@ -316,11 +316,17 @@ def plan_sync(current: Iterable[CurrentMember], desired: DesiredState) -> Plan:
 
     _archive_orphans(draft, olds, have, desired.held)
 
-    draft.actions.sort(key=lambda action: action.key)
+    draft.actions.sort(key=_sort_key)
     draft.notices.sort(key=lambda n: (n.person_id, n.email_address.lower()))
     return Plan(
         actions=tuple(draft.actions), unsubscribed=tuple(draft.notices), unchanged=draft.unchanged
     )
+
+
+def _sort_key(action: Action) -> str:
+    """``action.key``, but the address itself when it is already its own key (no new string)."""
+    address = action.email_address.strip()
+    return address if address.isascii() and address.islower() else address.lower()
 
 
 class _Draft:

@@ -140,11 +140,15 @@ def sync(
         else:
             current = records
         desired = desired_state(persons, owners=store.owners())
-        present = {p.person_id for p in persons}
-        desired, held = hold(desired, (e.person_id for e in row_errors), present, current)
+        bad_rows = [e.person_id for e in row_errors]
+        # the ids read are needed only when a bad row has none (R8.4): a million-id set else
+        present = {p.person_id for p in persons} if None in bad_rows else frozenset[str]()
+        desired, held = hold(desired, bad_rows, present, current)
+        del present
         start = _started(
             persons, dry_run=dry_run, reconcile=reconcile, removals_held=held, row_errors=row_errors
         )
+        del persons  # from here on the desired state holds the persons it needs
         return _run(
             desired,
             current,
