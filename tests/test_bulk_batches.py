@@ -15,7 +15,7 @@ from auditcase_mailchimp._bulk_rules import PollPolicy, operation_id
 from auditcase_mailchimp._client import MailchimpClient
 from auditcase_mailchimp._credentials import ApiKey
 from auditcase_mailchimp._executor import Executor
-from auditcase_mailchimp._executor_bulk import BatchSettings, BulkBatches, Stopped
+from auditcase_mailchimp._executor_bulk import BatchSettings, BulkBatches, Stopped, drain_batches
 from auditcase_mailchimp._plan import plan_sync
 from auditcase_mailchimp._steps import Removal, start
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
@@ -296,4 +296,36 @@ def test_a_stopping_run_stops_waiting_for_its_batch_and_keeps_it(
                 batches.send(removals)  # no real wait: the stop is set
             assert len(ledger.pending()) == 1
     finally:
+        setup.client.close()
+
+
+def test_batches_a_killed_run_left_are_awaited_then_forgotten(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """R7.2, R7.4: before settling, a run lets a killed run's batches finish and forgets them.
+
+    Their results are then never taken for requests of a later run with the same operation
+    ids; a batch still unfinished at the deadline stays recorded.
+    """
+    setup = Setup(fake, tmp_path / "a")
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    try:
+        fake.batches.hold()
+        with pytest.raises(Killed):
+            setup.carry(BatchSettings(threshold=1, sleep=killed))
+        with SQLiteStore(setup.db) as store:
+            left = BatchLedger(store, fake.list_id).pending()
+            assert len(left) == 2
+            patient = BatchSettings(poll=PollPolicy(deadline=20), sleep=setup.sleeps.append)
+            assert drain_batches(store, setup.client, fake.list_id, patient) == left
+            assert BatchLedger(store, fake.list_id).pending() == left  # still unfinished
+            fake.batches.release()
+            settings = BatchSettings(sleep=setup.wait)
+            assert drain_batches(store, setup.client, fake.list_id, settings) == []
+            assert BatchLedger(store, fake.list_id).pending() == []
+    finally:
+        fake.batches.release()
         setup.client.close()

@@ -583,3 +583,27 @@ def test_a_failed_read_in_the_fallback_fails_one_person_only(world: World) -> No
     report = world.sync(moved)
     assert [(f.person_id, f.category) for f in report.failures] == [("1", "server_error")]
     assert report.archived == 1
+
+
+class _StoreOfBefore(SQLiteStore):
+    """A store of one's own written against the protocol before ``person_ids`` came."""
+
+    def failures(self, *, include_closed: bool = False) -> list[Any]:  # type: ignore[override]
+        """The older signature: every entry."""
+        return super().failures(include_closed=include_closed)
+
+    def refused(self) -> dict[str, str]:  # type: ignore[override]
+        """The older signature: every refusal."""
+        return super().refused()
+
+
+def test_a_whole_sync_asks_a_store_only_what_the_older_protocol_offered(
+    fake: FakeMailchimp, tmp_path: Path
+) -> None:
+    """Issue 8.4: person_ids is asked for by pushes only; a whole sync runs on an older store."""
+    source = write_export(tmp_path / "export.jsonl", [person("1", "jan@example.nl")])
+    client = MailchimpClient(ApiKey(fake.api_key), base_url=fake.url)
+    with client, _StoreOfBefore(tmp_path / "c.sqlite3") as store:
+        report = sync(source, store=store, client=client, list_id=fake.list_id)
+    assert report.ok
+    assert report.created == 1

@@ -45,6 +45,7 @@ from ._errors import ErrorCategory, MailchimpAPIError, MailchimpError
 from ._steps import Look, Move, Removal
 
 if TYPE_CHECKING:
+    from ._store import CouplingStore
     from ._transport import Response
 
 #: The steps ``/batches`` carries: address changes, reads of members, archives.
@@ -250,8 +251,10 @@ class BulkBatches:
             if self._resumed is None:
                 self._resumed = {}
                 for batch_id in self.ledger.pending():
-                    self._resumed.update(self._wait_and_read(batch_id) or {})
-                    self._read.append(batch_id)
+                    results = self._wait_and_read(batch_id)
+                    if results is not None:  # unfinished still: it stays for a later run
+                        self._resumed.update(results)
+                        self._read.append(batch_id)
             keys = [self.operation_id(step) for step in steps]
             found = {key: self._resumed.pop(key, None) for key in keys}
         done, rest = [], []
@@ -262,6 +265,37 @@ class BulkBatches:
             else:
                 done.append((step, self._result(step, result)))
         return done, rest
+
+    def drain(self) -> list[str]:
+        """Wait for the batches earlier runs left, then forget them (R7.2, R7.4).
+
+        Called under the run lock before the open intents are settled: once a batch has
+        finished, reading its members back tells what it did, so its results are never taken
+        for requests of a later run (an operation id names a person and an address, the same
+        in every run). A batch Mailchimp no longer knows is forgotten too.
+
+        Returns:
+            The ids of the batches still unfinished at the deadline; they stay recorded.
+        """
+        unfinished = []
+        for batch_id in self.ledger.pending():
+            if self._finished_now(batch_id) or self._poll(batch_id) is not None:
+                self.ledger.forget(batch_id)
+            else:
+                unfinished.append(batch_id)
+        return unfinished
+
+    def _finished_now(self, batch_id: str) -> bool:
+        """One look before the first wait: a killed run's batch has usually finished."""
+        try:
+            state = batch_state(self.client, batch_id)
+        except MailchimpAPIError as error:
+            if is_fatal(error):
+                raise
+            return error.status == _GONE
+        except MailchimpError:
+            return False
+        return state.get("status") == "finished"
 
     def finish(self) -> None:
         """Forget earlier runs' batches: their results are recorded (or not needed) by now."""
@@ -406,3 +440,16 @@ def read_result(response: Response, step: Look) -> MemberResult:
     if is_fatal(error):
         raise error
     return MemberResult.failed(step.action.email_address, FailureDetail.from_error(error))
+
+
+def drain_batches(
+    store: CouplingStore, client: MailchimpClient, list_id: str, settings: BatchSettings
+) -> list[str]:
+    """Wait for the ``/batches`` earlier runs left on ``list_id`` and forget them.
+
+    See :meth:`BulkBatches.drain`; call it under the run lock, before settling open intents.
+
+    Returns:
+        The ids of the batches still unfinished at the poll deadline (they stay recorded).
+    """
+    return BulkBatches(client, list_id, BatchLedger(store, list_id), settings).drain()

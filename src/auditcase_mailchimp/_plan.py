@@ -182,7 +182,7 @@ Action = Upsert | ChangeAddress | Archive | Adopt | Release
 
 
 def action_verb(action: Action) -> str:
-    """What an action does, in one word, as the plan's JSON and text name it (R7.3).
+    """What an action does, in one word, as ``sync --dry-run --json`` and the summary say (R7.3).
 
     Args:
         action: An action of a plan.

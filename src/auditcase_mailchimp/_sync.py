@@ -35,6 +35,7 @@ from ._client_checks import check_list_id
 from ._desired import DesiredState, ProblemCategory, desired_state
 from ._errors import AudienceMismatchError, MassArchiveError
 from ._executor import SENDING_CATEGORIES, Executor, Progress
+from ._executor_bulk import BatchSettings, drain_batches
 from ._failures import RETRYABLE_CATEGORIES
 from ._models import CurrentMember, Person, address_key
 from ._plan import Action, plan_sync
@@ -130,6 +131,8 @@ def sync(
     with _run_lock(store, dry_run=dry_run):
         _check_bound(store, list_id)
         # R7.4: what an unfinished run may have done is recorded first (a dry run only reads)
+        if not dry_run:
+            _drain(store, client, list_id)
         settled = settle_open(store, client, list_id, dry_run=dry_run)
         records = store.load_current()
         if dry_run and settled:
@@ -248,6 +251,7 @@ def _push(
 ) -> SyncReport:
     with run.store.lock():
         _check_bound(run.store, run.list_id)
+        _drain(run.store, run.client, run.list_id)
         settle_open(run.store, run.client, run.list_id)  # R7.4, before planning
         # Indexed lookups of just these persons and the addresses they may want (issue 12.7).
         keys = {
@@ -275,6 +279,17 @@ def _started(persons: Sequence[Person], **fields: Any) -> SyncReport:
     """The report as a run starts: the persons read and, of those, the linked ones."""
     linked = sum(1 for p in persons if p.linked)
     return SyncReport(persons_read=len(persons), persons_linked=linked, **fields)
+
+
+def _drain(store: CouplingStore, client: MailchimpClient, list_id: str) -> None:
+    """Let the ``/batches`` a killed run left finish, so settling reads what they did (R7.4)."""
+    unfinished = drain_batches(store, client, list_id, BatchSettings())
+    if unfinished:
+        _log.warning(
+            "%d batch(es) of an earlier run are still unfinished at Mailchimp after the poll "
+            "deadline; the next run waits for them again",
+            len(unfinished),
+        )
 
 
 def _check_bound(store: CouplingStore, list_id: str) -> None:
@@ -329,7 +344,12 @@ def _run(
     store = run.store
     plan = plan_sync(current, desired)
     run.progress("plan", len(plan.actions), len(plan.actions))
-    refused = {} if retry_failed else store.refused(person_ids=run.scope.persons)
+    if retry_failed:
+        refused = {}
+    elif run.scope.whole:  # asked as before: a store of one's own need not take person_ids
+        refused = store.refused()
+    else:
+        refused = store.refused(person_ids=run.scope.persons)
     actions, skipped = without_refused(plan.actions, refused)
     removals, managed = mass_archive(actions, current)
     blocked = not allow_mass_archive and too_many(removals, managed)
@@ -394,7 +414,8 @@ def _update_overview(
     for problem in desired.problems:  # found before sending, into the failure overview
         store.record_failure(FailureInput.from_problem(problem))
     # The open ones, read once for the three rules below; a push reads its persons' only.
-    entries = store.failures(person_ids=scope.persons)
+    # a whole run asks as before: a store of one's own need not take person_ids
+    entries = store.failures() if scope.whole else store.failures(person_ids=scope.persons)
     found = [(f.person_id, f.category) for f in entries if f.category in _PROBLEM_CATEGORIES]
     for person_id, category in stale_problems(found, desired, scope):
         store.resolve_failures([person_id], categories=[category])  # vanished problems
