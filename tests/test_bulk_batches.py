@@ -173,21 +173,30 @@ class Killed(BaseException):
     """The process is killed while it waits for a batch."""
 
 
+def _killed_while_batches_run(setup: Setup) -> list[str]:
+    """Carry the changed plan out with the fake's batches held, killed at the first wait.
+
+    Returns:
+        The batch ids the killed run left recorded.
+    """
+
+    def killed(_seconds: float) -> None:
+        raise Killed
+
+    setup.fake.batches.hold()
+    with pytest.raises(Killed):
+        setup.carry(BatchSettings(threshold=1, sleep=killed))
+    with SQLiteStore(setup.db) as store:
+        return BatchLedger(store, setup.fake.list_id).pending()
+
+
 def test_a_killed_run_resumes_by_polling_the_same_batch(
     fake: FakeMailchimp, tmp_path: Path
 ) -> None:
     """R7.2, issue 12.2: the batch id is recorded before polling; the next run reads that batch."""
     setup = Setup(fake, tmp_path / "a")
-
-    def killed(_seconds: float) -> None:
-        raise Killed
-
     try:
-        fake.batches.hold()
-        with pytest.raises(Killed):
-            setup.carry(BatchSettings(threshold=1, sleep=killed))
-        with SQLiteStore(setup.db) as store:
-            pending = BatchLedger(store, fake.list_id).pending()
+        pending = _killed_while_batches_run(setup)
         # the moves' and the reads' batches (each archive reads its member first, R4.3, R4.5)
         assert len(pending) == 2
         fake.batches.release()
@@ -308,17 +317,10 @@ def test_batches_a_killed_run_left_are_awaited_then_forgotten(
     ids; a batch still unfinished at the deadline stays recorded.
     """
     setup = Setup(fake, tmp_path / "a")
-
-    def killed(_seconds: float) -> None:
-        raise Killed
-
     try:
-        fake.batches.hold()
-        with pytest.raises(Killed):
-            setup.carry(BatchSettings(threshold=1, sleep=killed))
+        left = _killed_while_batches_run(setup)
+        assert len(left) == 2
         with SQLiteStore(setup.db) as store:
-            left = BatchLedger(store, fake.list_id).pending()
-            assert len(left) == 2
             patient = BatchSettings(poll=PollPolicy(deadline=20), sleep=setup.sleeps.append)
             assert drain_batches(store, setup.client, fake.list_id, patient) == left
             assert BatchLedger(store, fake.list_id).pending() == left  # still unfinished
