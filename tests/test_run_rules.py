@@ -24,6 +24,7 @@ from auditcase_mailchimp._run_rules import (
     joined,
     mass_archive,
     merged,
+    other_audience,
     partial,
     sends,
     settled_failures,
@@ -212,3 +213,14 @@ def test_only_actions_that_send_need_the_key_checked() -> None:
     """R6.4: adopts and releases send nothing, so they need no check of key and audience."""
     assert not sends([ADOPT, RELEASE])
     assert sends([ADOPT, ARCHIVE])
+
+
+@pytest.mark.parametrize(
+    ("recorded", "given", "stops"),
+    [(None, "a1", None), ("a1", "a1", None), ("a1", "b2", "a1")],
+)
+def test_a_database_of_another_audience_stops_the_run(
+    recorded: str | None, given: str, stops: str | None
+) -> None:
+    """R4.6: only a database that recorded another audience stops; a new one is bound."""
+    assert other_audience(recorded, given) == stops

@@ -48,6 +48,7 @@ __all__ = [
     "joined",
     "mass_archive",
     "merged",
+    "other_audience",
     "partial",
     "sends",
     "settled_failures",
@@ -61,6 +62,21 @@ __all__ = [
 #: :data:`_MASS_MINIMUM` of them, stops unless the caller allows it.
 _MASS_SHARE: Final = 4
 _MASS_MINIMUM: Final = 20
+
+
+def other_audience(recorded: str | None, given: str) -> str | None:
+    """The audience a coupling database belongs to when it is not ``given`` (R4.6).
+
+    Args:
+        recorded: The audience id the database recorded, ``None`` when it recorded none yet
+            (a new or migrated database: the run records ``given``).
+        given: The audience id the run was given.
+
+    Returns:
+        The recorded id when the run must stop before anything is sent or written, else
+        ``None``.
+    """
+    return recorded if recorded is not None and recorded != given else None
 
 
 def sends(actions: Iterable[Action]) -> bool:

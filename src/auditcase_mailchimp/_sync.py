@@ -48,6 +48,7 @@ from ._run_rules import (
     joined,
     mass_archive,
     merged,
+    other_audience,
     partial,
     sends,
     settled_failures,
@@ -300,9 +301,9 @@ def _check_bound(store: CouplingStore, list_id: str) -> None:
         AudienceMismatchError: The database belongs to another audience.
     """
     check_list_id(list_id)
-    recorded = store.audience_id()
-    if recorded is not None and recorded != list_id:
-        raise AudienceMismatchError(recorded=recorded, given=list_id)
+    other = other_audience(store.audience_id(), list_id)
+    if other is not None:
+        raise AudienceMismatchError(recorded=other, given=list_id)
 
 
 @contextlib.contextmanager
