@@ -1,7 +1,8 @@
 """Trial of session 14's change: paged reads before archiving under SIGKILL, schema 4, lazy import.
 
-Adversarial checks written by the trial helper. Each test says whether it documents a problem
-(FAILS on main) or guards behaviour worth keeping (passes).
+Adversarial checks of what a demanding user would try: kills at every point of unlinks through
+the audience's pages and through ``/batches``, Mailchimp changing between a killed run and its
+rerun, a database of the previous release (bcb6cc0) finished by this one, and the lazy package.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def test_killed_paged_unlink_then_relink_ends_as_uninterrupted(
 
 
 def test_paged_path_is_taken_by_the_cli_and_keeps_r43_r45(tmp_path: Path) -> None:
-    """Passes (keep): the CLI's unlink of 1,200 reads pages, records status at archive (R4.3)."""
+    """The CLI's unlink of 1,200 reads pages, records status at archive (R4.3)."""
     with FakeMailchimp() as fake:
         db = _prepare(fake, tmp_path)
         fake.clear_log()
@@ -325,7 +326,7 @@ def _batch_ops(fake: FakeMailchimp) -> list[tuple[str, str]]:
 def test_schema_3_database_with_a_pending_batch_killed_by_the_previous_release_finishes(
     pending: str, tmp_path: Path, previous_release: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """R7.2, R4.3: bcb6cc0 killed mid-/batches, main resumes (reads: passes; deletes: FAILS)."""
+    """R7.2, R4.3: bcb6cc0 killed mid-/batches, main resumes (reads and deletes)."""
     with FakeMailchimp(latency=0.001) as fake:
         monkeypatch.setenv("PYTHONPATH", str(previous_release))
         db = _prepare(fake, tmp_path, _BIG)
@@ -424,7 +425,7 @@ def _carry_unlink(fake: FakeMailchimp, folder: Path, settings: Any) -> tuple[Any
 
 
 def test_paged_reads_equal_direct_reads_on_a_messy_audience(tmp_path: Path) -> None:
-    """Passes (keep): R4.3, R4.5, R6: archived/deleted/transactional members read as directly."""
+    """R4.3, R4.5, R6: archived/deleted/transactional members read as directly."""
     from auditcase_mailchimp._executor_bulk import BatchSettings  # noqa: PLC0415
 
     with FakeMailchimp() as a, FakeMailchimp() as b:
@@ -499,7 +500,7 @@ def test_a_kill_in_the_page_reads_then_mailchimp_changes_ends_as_uninterrupted(
 
 
 def test_failures_and_refusals_by_person_equal_the_whole_overview_filtered(tmp_path: Path) -> None:
-    """Passes (keep): R6.2, R6.3: the indexed reads per person equal the overview, over chunks."""
+    """R6.2, R6.3: the indexed reads per person equal the overview, over chunks."""
     from .test_store import _failure  # noqa: PLC0415
 
     with SQLiteStore(tmp_path / "c.sqlite3") as store:
@@ -556,7 +557,7 @@ print("ok")
 
 
 def test_the_lazy_package_supports_star_dir_help_and_pickle() -> None:
-    """Passes (keep): PEP 562 package: ``*``, ``dir()``, ``help()``, a Person pickled across."""
+    """PEP 562 package: ``*``, ``dir()``, ``help()``, a Person pickled across."""
     made = subprocess.run(  # noqa: S603 - our interpreter
         [sys.executable, "-c", _LAZY], capture_output=True, check=False, timeout=60
     )
@@ -617,7 +618,7 @@ print(json.dumps(out))
 def test_the_split_reader_reads_mangled_exports_as_the_previous_release(
     tmp_path: Path, previous_release: Path
 ) -> None:
-    """Passes (keep): R8: _export_rows/_csv/_jsonl read 400 mangled files as bcb6cc0 did."""
+    """R8: _export_rows/_csv/_jsonl read 400 mangled files as bcb6cc0 did."""
     import random  # noqa: PLC0415
 
     from .test_source import _csv_text, _record, _row  # noqa: PLC0415
@@ -702,7 +703,7 @@ print(json.dumps(out))
 def test_pushes_read_failures_by_person_as_the_previous_release_did(
     previous_release: Path,
 ) -> None:
-    """Passes (keep): R6.2, R6.3: refusals, retries and fixes over pushes as bcb6cc0 did them."""
+    """R6.2, R6.3: refusals, retries and fixes over pushes as bcb6cc0 did them."""
 
     def run(src: Path) -> Any:
         done = subprocess.run(  # noqa: S603 - our interpreter
@@ -716,7 +717,7 @@ def test_pushes_read_failures_by_person_as_the_previous_release_did(
     assert new == old
 
 
-# --- FAILING on main: a batch polled by a killed run stays in the ledger, its results reused ----
+# --- a batch polled by a killed run is awaited and forgotten, its results never reused ----------
 
 
 def _kill_at_the_delete_batch_poll(fake: FakeMailchimp, db: Path, src: Path) -> None:
@@ -737,7 +738,7 @@ def _pending_batches(db: Path) -> list[str]:
 
 
 def test_a_rerun_after_a_kill_at_the_batch_poll_leaves_no_pending_batch(tmp_path: Path) -> None:
-    """FAILS on main: R7.2: the killed run's /batches entry outlives the rerun that finished it."""
+    """R7.2: the killed run's /batches entry outlives the rerun that finished it."""
     with FakeMailchimp(latency=0.001) as fake:
         db = _prepare(fake, tmp_path, _BIG)
         src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked(_BIG, _BIG_UNLINKED)).path)
@@ -750,7 +751,7 @@ def test_a_rerun_after_a_kill_at_the_batch_poll_leaves_no_pending_batch(tmp_path
 
 
 def test_unlinked_again_after_a_stale_batch_the_members_are_archived(tmp_path: Path) -> None:
-    """FAILS on main: R4.1, R7.2: a stale batch's results stand in for a later round's DELETEs."""
+    """R4.1, R7.2: a stale batch's results stand in for a later round's DELETEs."""
     with FakeMailchimp(latency=0.001) as fake:
         db = _prepare(fake, tmp_path, _BIG)
         src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked(_BIG, _BIG_UNLINKED)).path)
