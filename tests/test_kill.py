@@ -158,9 +158,9 @@ def reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- killing -------------------------------------------------------------------------------------
 
 
-def _wait(predicate: Any, process: subprocess.Popen[bytes]) -> bool:
+def _wait(predicate: Any, process: subprocess.Popen[bytes], *, within: float = _DEADLINE) -> bool:
     """Wait, bounded, until ``predicate()`` holds or the process ended; ``True`` if it holds."""
-    deadline = time.monotonic() + _DEADLINE
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if predicate():
             return True

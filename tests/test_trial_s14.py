@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from auditcase_mailchimp import SQLiteStore
 from auditcase_mailchimp.testing import FakeMailchimp, LoggedRequest
 
+from .test_kill import _wait as wait_for
 from .test_sync import person, write_export
 
 _DEADLINE = 120.0
@@ -75,14 +75,8 @@ def _run(fake: FakeMailchimp, db: Path, source: Path) -> subprocess.CompletedPro
 
 
 def _wait(predicate: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + _DEADLINE
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if process.poll() is not None:
-            return bool(predicate())
-        time.sleep(0.0005)  # polling the fake's log, not timing the code under test
-    raise AssertionError("the run neither reached the kill point nor ended")
+    """The kill tests' bounded wait, with this module's longer deadline (larger runs)."""
+    return wait_for(predicate, process, within=_DEADLINE)
 
 
 def _killed(fake: FakeMailchimp, db: Path, source: Path, point: tuple[str, Any]) -> bool:
