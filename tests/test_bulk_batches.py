@@ -124,12 +124,13 @@ class Setup:
 
 @pytest.fixture
 def both(fake: FakeMailchimp, tmp_path: Path) -> Iterator[tuple[Setup, Setup]]:
-    """Two equal installations on two fakes."""
+    """Two equal installations on two fakes; every request of both checked against the API."""
     with FakeMailchimp() as other:
         first, second = Setup(fake, tmp_path / "a"), Setup(other, tmp_path / "b")
         yield first, second
         first.client.close()
         second.client.close()
+        assert_valid_requests(fake.requests)
         assert_valid_requests(other.requests)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ from auditcase_mailchimp._plan import plan_sync
 from auditcase_mailchimp._steps import Look, start
 from auditcase_mailchimp.testing import FakeMailchimp, Fault
 
+from . import test_bulk_batches
 from .test_bulk_batches import Setup, persons
-from .test_openapi_fidelity import assert_valid_requests
 
 
 def paged(setup: Setup | None = None) -> BatchSettings:
@@ -58,15 +57,8 @@ def batched_reads(fake: FakeMailchimp) -> int:
     )
 
 
-@pytest.fixture
-def both(fake: FakeMailchimp, tmp_path: Path) -> Iterator[tuple[Setup, Setup]]:
-    """Two equal installations on two fakes; the first one's requests checked against the API."""
-    with FakeMailchimp() as other:
-        first, second = Setup(fake, tmp_path / "a"), Setup(other, tmp_path / "b")
-        yield first, second
-        first.client.close()
-        second.client.close()
-        assert_valid_requests(fake.requests)
+#: Two equal installations on two fakes, every request checked against the API.
+both = test_bulk_batches.both
 
 
 def test_the_cost_model_chooses_the_pages_only_when_they_finish_sooner() -> None:
