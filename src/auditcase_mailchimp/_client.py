@@ -98,16 +98,19 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-def _subscribe_entry(item: UpsertItem) -> WireSubscribeMember:
+def _subscribe_entries(chunk: Sequence[UpsertItem]) -> list[WireSubscribeMember]:
     from ._mailchimp_wire import WireSubscribeMember  # noqa: PLC0415 - not at start-up
 
-    return WireSubscribeMember(
-        email_address=item.email_address,
-        status_if_new="subscribed",
-        status="subscribed" if item.send_status else None,
-        merge_fields=dict(item.merge_fields),
-        tags=sorted(item.tags),
-    )
+    return [
+        WireSubscribeMember(
+            item.email_address,
+            "subscribed",
+            "subscribed" if item.send_status else None,
+            dict(item.merge_fields),
+            sorted(item.tags),
+        )
+        for item in chunk
+    ]
 
 
 class MailchimpClient(ClientCore):
@@ -362,7 +365,7 @@ class MailchimpClient(ClientCore):
         from ._mailchimp_wire import WireBatchResult, WireSubscribe, structure  # noqa: PLC0415 - not at start-up
 
         payload = WireSubscribe(
-            members=[_subscribe_entry(item) for item in chunk],
+            members=_subscribe_entries(chunk),
             update_existing=True,
             sync_tags=False,
         )

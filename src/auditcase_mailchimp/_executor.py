@@ -24,12 +24,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
-    FIRST_COMPLETED,
     FIRST_EXCEPTION,
-    Future,
     ThreadPoolExecutor,
     wait,
 )
@@ -44,12 +41,13 @@ from ._client import (
     MailchimpClient,
     MemberOutcome,
     MemberResult,
-    UpsertItem,
 )
+from ._client_values import trusted_upsert
 from ._errors import ErrorCategory, MailchimpError
 from ._executor_bulk import BatchSettings, BulkBatches, BulkTags, Stopped
 from ._executor_pages import PagedReads
 from ._plan import Action, Adopt, Release, UnsubscribedNotice
+from ._relay import Relay
 from ._run_rules import fingerprint
 from ._settle import intent_of
 from ._steps import (
@@ -70,7 +68,7 @@ from ._steps import (
     after,
     start,
 )
-from ._store import CouplingStore, FailureInput
+from ._store import CouplingStore, FailureInput, StoreError
 
 __all__ = ["SENDING_CATEGORIES", "Executor", "Progress", "record_write"]
 
@@ -285,53 +283,39 @@ class Executor:
     ) -> Iterator[tuple[S, tuple[int, ...], R]]:
         """Run ``call`` on each item up to the concurrency; yield in the order they finish.
 
-        R7.4: the intents of an item's steps are recorded just before it is handed to a
-        sender, by this thread, one transaction per request; an item is handed over only while
-        fewer than the concurrency are under way, and none after Ctrl-C or after another phase
-        failed. Answers that came in together free their slots first: the next requests go
-        out before those answers are recorded, so the senders do not wait for the recording
-        (none go out once a request raised). Yields each item with its intents' ids and its
-        answer.
+        R7.4: the intents of an item's steps are recorded before it is handed to a sender, by
+        this thread, one transaction per request, while the requests under way are awaited; a
+        sender that gets its answer hands the next recorded item over itself, so the next
+        requests go out before earlier answers are recorded. Nothing is handed over after
+        Ctrl-C, after another phase failed or after a request raised; intents recorded for
+        items never sent are cleared (:class:`~auditcase_mailchimp._relay.Relay`). Yields each
+        item with its intents' ids and its answer.
         """
-        pool = ThreadPoolExecutor(max_workers=self.client.concurrency)
-        todo = deque(work)
-        running: dict[Future[R], tuple[S, tuple[int, ...]]] = {}
 
-        def hand_over() -> None:
-            if not todo or self._stop.is_set():
-                return
-            item = todo.popleft()
-            intents = [i for i in (intent_of(step) for step in steps(item)) if i is not None]
+        def record(item: S) -> tuple[int, ...]:
+            intents = [i for i in map(intent_of, steps(item)) if i is not None]
+            if not intents:
+                return ()
             with self._lock:
-                ids = self.store.record_intents(intents) if intents else ()
-            running[pool.submit(call, item)] = (item, ids)
+                return self.store.record_intents(intents)
 
-        try:
-            for _ in range(self.client.concurrency):
-                hand_over()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                answered = [(future, running.pop(future)) for future in done]
-                if all(future.exception() is None for future, _ in answered):
-                    for _ in answered:  # the next requests go out before these are recorded
-                        hand_over()
-                for future, (item, ids) in answered:
-                    yield item, ids, future.result()
-        finally:
-            # Interrupted (a store error, a second Ctrl-C): nothing more is handed over.
-            pool.shutdown(wait=True, cancel_futures=True)
+        def clear(ids: Sequence[int]) -> None:
+            with contextlib.suppress(StoreError), self._lock, self.store.answering(ids):
+                pass  # nothing was sent: the intents go, nothing is written
+
+        relay = Relay(
+            call, concurrency=self.client.concurrency, record=record, clear=clear, stop=self._stop
+        )
+        return relay.run(work)
 
     # the requests ----------------------------------------------------------------------------
 
     def _subscribe(self, chunk: Sequence[Step]) -> list[MemberResult]:
         """One batch-subscribe call of at most 500 entries, built by the thread that sends it."""
+        # The plan's entries hold checked values: the items skip the checks (issue 8: one
+        # sync builds a million of them).
         items = [
-            UpsertItem(
-                email_address=s.email_address,
-                merge_fields=s.merge_fields,
-                tags=s.tags,
-                send_status=s.send_status,
-            )
+            trusted_upsert(s.email_address, s.merge_fields, s.tags, send_status=s.send_status)
             for s in chunk
             if isinstance(s, Entry)
         ]
