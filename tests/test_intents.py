@@ -17,7 +17,9 @@ import pytest
 
 from auditcase_mailchimp import (
     SCHEMA_VERSION,
+    ApiKey,
     CurrentMember,
+    MailchimpClient,
     PersonKind,
     SQLiteStore,
     StoreError,
@@ -136,6 +138,38 @@ def test_each_request_is_recorded_before_it_is_sent(world: World) -> None:
         assert store.open_intents() == []
     assert {i.key for i in opened} == {m.key for m in desired_state(BASE).members.values()}
     assert {i.action for i in opened} == {"create"}
+
+
+def test_intents_are_recorded_at_most_one_wave_ahead(world: World) -> None:
+    """R7.4: while the first requests are held, the next ones' intents are recorded, no more.
+
+    With a concurrency of 2, two batch-subscribe calls are under way and the intents of two
+    more are recorded ahead; a run killed now leaves those four calls' members to read back,
+    not the whole plan's. Released, every intent is cleared and every member created.
+    """
+    persons = [person(str(i), f"p{i}@example.nl") for i in range(100, 3100)]  # 6 calls of 500
+    actions = plan_sync([], desired_state(persons)).actions
+    client = MailchimpClient(ApiKey(world.fake.api_key), base_url=world.fake.url, concurrency=2)
+    with client, SQLiteStore(world.db) as store:
+        executor = Executor(store, client, world.fake.list_id, _quiet, total=len(actions))
+        world.fake.hold()
+        thread = threading.Thread(target=executor.execute, args=(actions,))
+        thread.start()
+        try:
+            assert world.fake.wait_for_in_flight(2)
+            deadline = time.monotonic() + 30
+            while len(opened := store.open_intents()) < 2000:  # the two held, two more ahead
+                assert time.monotonic() < deadline
+                time.sleep(0.001)  # polling the database, not timing the code under test
+            held_members = len(world.fake.audience().members())
+        finally:
+            world.fake.release()
+            thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert store.open_intents() == []
+    assert len(opened) == 2000  # not the 3,000 of the whole plan
+    assert held_members == 0
+    assert len(world.fake.audience().members()) == 3000
 
 
 def _quiet(_phase: str, _done: int, _total: int) -> None:
