@@ -29,21 +29,39 @@ class _World:
         self._lock = threading.Lock()
         self.fail_on: int | None = None
         self.refuse_record: int | None = None
+        self.under_way = 0
+        self.most_under_way = 0
+        #: Per item, how many answers had been given when its intents were recorded.
+        self.given_before_record: dict[int, int] = {}
+        self._given = 0
+
+    def give(self, item: int) -> None:
+        """Let item's request be answered."""
+        with self._lock:
+            self._given += 1
+        self.answer[item].set()
 
     def call(self, item: int) -> str:
         with self._lock:
             self.log.append(f"send {item}")
+            self.under_way += 1
+            self.most_under_way = max(self.most_under_way, self.under_way)
         self.started[item].set()
-        assert self.answer[item].wait(_WAIT)
-        if item == self.fail_on:
-            raise RuntimeError(f"request {item} failed")
-        return f"answer {item}"
+        try:
+            assert self.answer[item].wait(_WAIT)
+            if item == self.fail_on:
+                raise RuntimeError(f"request {item} failed")
+            return f"answer {item}"
+        finally:
+            with self._lock:
+                self.under_way -= 1
 
     def record(self, item: int) -> tuple[int, ...]:
         if item == self.refuse_record:
             raise OSError("database is locked")
         with self._lock:
             self.log.append(f"record {item}")
+            self.given_before_record[item] = self._given
         self.recorded[item].set()
         return (100 + item,)
 
@@ -95,20 +113,25 @@ class _Consumer(threading.Thread):
         assert not self.is_alive()
 
 
-def test_no_more_than_the_concurrency_is_under_way() -> None:
-    """MAILCHIMP.md §7: with concurrency 2, the third request starts only after an answer."""
-    world = _World(3)
-    consumer = _Consumer(world.relay(concurrency=2), 3)
+def test_no_more_than_the_concurrency_is_under_way_or_recorded_ahead() -> None:
+    """MAILCHIMP.md §7, R7.4: 2 under way at most, and the intents of 2 more recorded ahead.
+
+    With the answers held, items 0-3 are recorded (two sent, two waiting); item 4 is recorded
+    only once an answer came, so a run killed while waiting leaves four items to read back.
+    """
+    world = _World(6)
+    consumer = _Consumer(world.relay(concurrency=2), 6)
     assert world.started[0].wait(_WAIT)
     assert world.started[1].wait(_WAIT)
-    assert world.recorded[2].wait(_WAIT)  # recorded ahead, waiting for a free slot
-    assert not world.started[2].is_set()
-    world.answer[0].set()
-    assert world.started[2].wait(_WAIT)
-    world.answer[1].set()
-    world.answer[2].set()
+    assert world.recorded[3].wait(_WAIT)  # recorded ahead, waiting for a free slot
+    for item in range(6):
+        world.give(item)
     consumer.finish()
-    assert sorted(consumer.got) == [0, 1, 2]
+    assert sorted(consumer.got) == list(range(6))
+    assert world.most_under_way == 2
+    assert [world.given_before_record[i] for i in range(4)] == [0, 0, 0, 0]
+    assert world.given_before_record[4] >= 1
+    assert world.given_before_record[5] >= 1
 
 
 def test_a_sender_hands_the_next_item_over_while_the_consumer_is_busy() -> None:
@@ -167,3 +190,24 @@ def test_an_item_whose_intents_cannot_be_recorded_is_not_sent() -> None:
     with pytest.raises(OSError, match="locked"):
         list(world.relay(concurrency=2).run(range(3)))
     assert world.sent() == [0]
+
+
+def test_a_run_closed_early_clears_exactly_the_intents_of_what_was_never_sent() -> None:
+    """R7.4: the consumer stops after one answer; whatever was recorded is sent or cleared.
+
+    Items handed over but not yet taken by a sender are cancelled: theirs are cleared too. An
+    item that was sent keeps its intents (its answer was not recorded). Repeated, as which
+    items are sent before the close depends on the threads.
+    """
+    for _ in range(20):
+        world = _World(6)
+        for event in world.answer:
+            event.set()
+        run = world.relay(concurrency=1).run(range(6))
+        next(run)
+        run.close()
+        recorded = {int(e.split()[1]) for e in world.log if e.startswith("record")}
+        sent = set(world.sent())
+        cleared = {i - 100 for i in world.cleared}
+        assert not cleared & sent
+        assert recorded == sent | cleared

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_EXCEPTION,
     ThreadPoolExecutor,
@@ -210,9 +210,10 @@ class Executor:
             self._settle([(step, Answer(), None) for step in steps])
         elif phase is Entry:
             chunks = chunked(steps, BATCH_LIMIT)
-            for chunk, ids, results in self._parallel(chunks, self._subscribe, list):
-                answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
-                self._settle(answered, ids)
+            with contextlib.closing(self._parallel(chunks, self._subscribe, list)) as answers:
+                for chunk, ids, results in answers:
+                    answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
+                    self._settle(answered, ids)
         elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
             tags = [s for s in steps if isinstance(s, Tags)]
             intents = self._intend(tags)  # R7.4 holds for bulk requests too
@@ -229,8 +230,9 @@ class Executor:
 
     def _carry_direct(self, steps: Sequence[Step]) -> None:
         """One request per step, up to the concurrency; each answer recorded as it comes."""
-        for step, ids, result in self._parallel(steps, self._send, _one):
-            self._settle([(step, _answer(result), result)], ids)
+        with contextlib.closing(self._parallel(steps, self._send, _one)) as answers:
+            for step, ids, result in answers:
+                self._settle([(step, _answer(result), result)], ids)
 
     def _carry_batched(self, steps: list[Step]) -> None:
         """Archives, reads or moves: an earlier run's batch, a new batch, or direct calls."""
@@ -275,12 +277,13 @@ class Executor:
 
     def _plain_parallel(self, work: Sequence[S], call: Callable[[S], R]) -> Iterator[tuple[S, R]]:
         """:meth:`_parallel` for requests whose intents the caller recorded (bulk)."""
-        for item, _ids, result in self._parallel(work, call, _no_steps):
-            yield item, result
+        with contextlib.closing(self._parallel(work, call, _no_steps)) as answers:
+            for item, _ids, result in answers:
+                yield item, result
 
     def _parallel(
         self, work: Sequence[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
-    ) -> Iterator[tuple[S, tuple[int, ...], R]]:
+    ) -> Generator[tuple[S, tuple[int, ...], R], None, None]:
         """Run ``call`` on each item up to the concurrency; yield in the order they finish.
 
         R7.4: the intents of an item's steps are recorded before it is handed to a sender, by

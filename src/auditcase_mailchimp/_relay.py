@@ -15,7 +15,7 @@ import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -61,10 +61,12 @@ class Relay(Generic[S, R]):
             queue.SimpleQueue()
         )
         self._unyielded = 0  # handed over, answer not yet yielded
+        #: Intents of items handed over but cancelled before a sender took them: never sent.
+        self._unsent: list[int] = []
         self._halted = False  # a request raised, or the pool is closing
         self._pool = ThreadPoolExecutor(max_workers=concurrency)
 
-    def run(self, work: Sequence[S]) -> Iterator[tuple[S, tuple[int, ...], R]]:
+    def run(self, work: Sequence[S]) -> Generator[tuple[S, tuple[int, ...], R], None, None]:
         """Yield each item with its intents' ids and its answer, in the order they finish.
 
         Raises:
@@ -83,8 +85,11 @@ class Relay(Generic[S, R]):
         finally:
             with self._lock:
                 self._halted = True  # a sender finishing now hands nothing over
-                left = [i for _, ids in self._ready for i in ids]
+            # Waits for the requests under way (their intents stay open unless their answers
+            # were recorded) and cancels those handed over but not yet taken by a sender.
             self._pool.shutdown(wait=True, cancel_futures=True)
+            with self._lock:
+                left = [i for _, ids in self._ready for i in ids] + self._unsent
             if left:  # recorded, never sent: nothing to settle
                 self._clear(left)
 
@@ -105,8 +110,9 @@ class Relay(Generic[S, R]):
         while self._ready and len(self._running) < self._concurrency:
             if self._halted or self._stop.is_set():
                 return
-            item, ids = self._ready.popleft()
-            future = self._pool.submit(self._call, item)
+            item, ids = self._ready[0]
+            future = self._pool.submit(self._call, item)  # raises: the item stays recorded
+            self._ready.popleft()
             self._running[future] = (item, ids)
             self._unyielded += 1
             future.add_done_callback(self._done)
@@ -115,12 +121,18 @@ class Relay(Generic[S, R]):
         """In the sender's thread: hand the next item over at once, then report the answer."""
         with self._lock:
             item, ids = self._running.pop(future)
-            if future.cancelled() or future.exception() is not None:
-                self._halted = True
-            else:
-                with contextlib.suppress(RuntimeError):  # the pool shut down meanwhile
-                    self._hand_over()
-        self._answered.put((future, item, ids))
+        try:
+            with self._lock:
+                if future.cancelled():  # never taken by a sender: nothing was sent
+                    self._halted = True
+                    self._unsent.extend(ids)
+                elif future.exception() is not None:
+                    self._halted = True
+                else:
+                    with contextlib.suppress(RuntimeError):  # the pool shut down meanwhile
+                        self._hand_over()
+        finally:  # the consumer waits for every answer: it always gets this one
+            self._answered.put((future, item, ids))
 
     def _waiting(self) -> bool:
         with self._lock:
