@@ -168,6 +168,24 @@ def ref_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("trial-ref")
 
 
+def _ends_as_uninterrupted(
+    fake: FakeMailchimp, db: Path, final: Path, expected: tuple[Any, Any]
+) -> None:
+    """The rerun on ``final`` ends as an uninterrupted run; a repeat sends nothing (R7.1, R7.2).
+
+    ``expected`` is the uninterrupted run's audience and records (:func:`_reference`).
+    """
+    done = _run(fake, db, final)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected_audience, expected_records = expected
+    assert _audience(fake) == expected_audience
+    assert _records(db) == expected_records
+    fake.clear_log()
+    again = _run(fake, db, final)
+    assert again.returncode == 0
+    assert [r for r in fake.requests if r.method != "GET"] == []
+
+
 def _status(fake: FakeMailchimp, address: str) -> str | None:
     member = fake.audience().get(address)
     return None if member is None else member.status
@@ -208,7 +226,7 @@ def test_killed_paged_unlink_then_relink_ends_as_uninterrupted(
     kill: str, tmp_path: Path, ref_dir: Path
 ) -> None:
     """R7.2, R4.3, R4.5: SIGKILL during paged reads / DELETEs of 1,200 unlinks, relink, rerun."""
-    expected_audience, expected_records = _reference(ref_dir)
+    expected = _reference(ref_dir)
     with FakeMailchimp(latency=0.001) as fake:
         db = _prepare(fake, tmp_path)
         src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked()).path)
@@ -217,14 +235,7 @@ def test_killed_paged_unlink_then_relink_ends_as_uninterrupted(
         # the paged path really was taken by the killed run or will be by the rerun
         _after_kill(fake)
         final = Path(write_export(tmp_path / "relinked.jsonl", _relinked()).path)
-        done = _run(fake, db, final)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert _audience(fake) == expected_audience
-        assert _records(db) == expected_records
-        fake.clear_log()
-        again = _run(fake, db, final)
-        assert again.returncode == 0
-        assert [r for r in fake.requests if r.method != "GET"] == []
+        _ends_as_uninterrupted(fake, db, final, expected)
 
 
 def test_paged_path_is_taken_by_the_cli_and_keeps_r43_r45(tmp_path: Path) -> None:
@@ -272,7 +283,7 @@ def test_killed_batched_unlink_then_relink_ends_as_uninterrupted(
     kill: str, tmp_path: Path, ref_dir: Path
 ) -> None:
     """R7.2, R4.3, R4.5: SIGKILL around the /batches of 2,500 DELETEs, relink, rerun."""
-    expected_audience, expected_records = _reference(ref_dir, _BIG, _BIG_UNLINKED)
+    expected = _reference(ref_dir, _BIG, _BIG_UNLINKED)
     with FakeMailchimp(latency=0.001) as fake:
         db = _prepare(fake, tmp_path, _BIG)
         src = Path(write_export(tmp_path / "unlinked.jsonl", _unlinked(_BIG, _BIG_UNLINKED)).path)
@@ -280,14 +291,7 @@ def test_killed_batched_unlink_then_relink_ends_as_uninterrupted(
         assert _killed(fake, db, src, BATCH_KILLS[kill])
         fake.audience().unsubscribe(f"p{_BIG}@example.nl")
         final = Path(write_export(tmp_path / "relinked.jsonl", _relinked(_BIG, _BIG_UNLINKED)).path)
-        done = _run(fake, db, final)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert _audience(fake) == expected_audience
-        assert _records(db) == expected_records
-        fake.clear_log()
-        again = _run(fake, db, final)
-        assert again.returncode == 0
-        assert [r for r in fake.requests if r.method != "GET"] == []
+        _ends_as_uninterrupted(fake, db, final, expected)
 
 
 @pytest.fixture(scope="module")

@@ -121,8 +121,7 @@ class Relay(Generic[S, R]):
         """In the sender's thread: hand the next item over at once, then report the answer."""
         with self._lock:
             item, ids = self._running.pop(future)
-        try:
-            with self._lock:
+            try:
                 if future.cancelled():  # never taken by a sender: nothing was sent
                     self._halted = True
                     self._unsent.extend(ids)
@@ -131,8 +130,8 @@ class Relay(Generic[S, R]):
                 else:
                     with contextlib.suppress(RuntimeError):  # the pool shut down meanwhile
                         self._hand_over()
-        finally:  # the consumer waits for every answer: it always gets this one
-            self._answered.put((future, item, ids))
+            finally:  # the consumer waits for every answer: it always gets this one
+                self._answered.put((future, item, ids))
 
     def _waiting(self) -> bool:
         with self._lock:
