@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -49,6 +51,35 @@ def test_ping_and_audience_check_pass_with_a_good_key(
         ("GET", "/3.0/ping"),
         ("GET", f"/3.0/lists/{LIST}"),
     ]
+
+
+def test_the_audience_check_builds_the_wire_formats_while_it_waits(fake: FakeMailchimp) -> None:
+    """Issue 8: in a fresh process the check leaves the converter built and no thread behind.
+
+    The first batch call after the check then goes out without building it; a failed check
+    (an unknown audience) waits for the helper all the same.
+    """
+    script = f"""
+import sys, threading
+from auditcase_mailchimp import ApiKey, AudienceNotFoundError, MailchimpClient
+assert "auditcase_mailchimp._mailchimp_wire" not in sys.modules
+with MailchimpClient(ApiKey({fake.api_key!r}), base_url={fake.url!r}) as client:
+    client.check_audience({fake.list_id!r})
+    from auditcase_mailchimp import _mailchimp_wire
+    assert _mailchimp_wire._converter.cache_info().currsize == 1
+    assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
+    try:
+        client.check_audience("nosuchlist")
+    except AudienceNotFoundError:
+        pass
+    else:
+        raise SystemExit("the check passed")
+    assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
+"""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_bad_key_raises_with_mailchimps_problem(fake: FakeMailchimp) -> None:

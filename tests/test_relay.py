@@ -7,7 +7,7 @@ request is answered when, and checks what was recorded and handed over at that m
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
@@ -95,9 +95,9 @@ def test_every_item_is_recorded_before_it_is_sent_and_yielded_as_it_finishes() -
 class _Consumer(threading.Thread):
     """Takes every answer of a run, in its own thread; keeps what it got and what it raised."""
 
-    def __init__(self, relay: Relay[int, str], count: int) -> None:
+    def __init__(self, relay: Relay[int, str], work: int | Iterable[int]) -> None:
         super().__init__()
-        self._run = relay.run(range(count))
+        self._run = relay.run(range(work) if isinstance(work, int) else work)
         self.got: list[int] = []
         self.error: BaseException | None = None
         self.start()
@@ -132,6 +132,31 @@ def test_no_more_than_the_concurrency_is_under_way_or_recorded_ahead() -> None:
     assert [world.given_before_record[i] for i in range(4)] == [0, 0, 0, 0]
     assert world.given_before_record[4] >= 1
     assert world.given_before_record[5] >= 1
+
+
+def test_each_item_is_taken_from_the_work_only_when_it_is_recorded() -> None:
+    """Issue 8: the runner makes a request's steps as it is about to go out, not all first.
+
+    With 2 under way and 2 recorded ahead, a lazy work of 6 items has given 4 until an answer
+    comes; each item is taken just before its intents are recorded.
+    """
+    world = _World(6)
+
+    def work() -> Iterator[int]:
+        for item in range(6):
+            world.log.append(f"take {item}")
+            yield item
+
+    consumer = _Consumer(world.relay(concurrency=2), work())
+    assert world.recorded[3].wait(_WAIT)
+    assert world.started[1].wait(_WAIT)
+    assert [e for e in world.log if e.startswith("take")] == [f"take {i}" for i in range(4)]
+    for item in range(6):
+        world.give(item)
+    consumer.finish()
+    assert sorted(consumer.got) == list(range(6))
+    for item in range(6):
+        assert world.log.index(f"take {item}") < world.log.index(f"record {item}")
 
 
 def test_a_sender_hands_the_next_item_over_while_the_consumer_is_busy() -> None:

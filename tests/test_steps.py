@@ -35,6 +35,7 @@ from auditcase_mailchimp._steps import (
     Then,
     after,
     counted,
+    first_step,
     planned_counts,
     record_of,
     start,
@@ -106,6 +107,7 @@ def test_each_action_starts_with_its_step(action: Action, step: type) -> None:
     first = start(action)
     assert type(first) is step
     assert first.action == action
+    assert first_step(action) is step  # what the runner sorts the plan by, before any step
 
 
 # --- table: what each answer leads to ----------------------------------------------------------
@@ -351,6 +353,12 @@ answers = st.builds(
     fallback=st.booleans(),
     absent=st.booleans(),
 )
+
+
+@given(actions())
+def test_the_first_step_is_of_the_kind_first_step_names(action: Action) -> None:
+    """Issue 8: the runner sorts actions into phases by first_step before taking any step."""
+    assert type(start(action)) is first_step(action)
 
 
 @given(actions(), st.lists(answers, min_size=6, max_size=6))

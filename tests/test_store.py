@@ -1023,3 +1023,43 @@ def test_load_current_round_trips_what_was_recorded(
             for key, m in expected.items()
             if m.coupling is not None and m.status != "archived"
         }
+
+
+# --- many rows in one statement (issue 8) ------------------------------------------------------
+
+
+@settings(max_examples=40)
+@given(
+    rows=st.lists(st.tuples(st.text(), st.none() | st.text()), max_size=60),
+    limit=st.integers(min_value=2, max_value=40),
+)
+def test_rows_are_inserted_in_order_however_the_parameter_limit_splits_them(
+    rows: list[tuple[str, str | None]], limit: int
+) -> None:
+    """insert_rows: every row, in order, as text (NUL, quotes, emoji) or NULL, over any limit.
+
+    A low limit on parameters makes several statements of one call; the ids a run hands out
+    for its intents rely on the rows going in in order, in one transaction.
+    """
+    from auditcase_mailchimp._sqlite_base import insert_rows  # noqa: PLC0415 - private helper
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT NOT NULL, b TEXT)")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    conn.execute("BEGIN")
+    insert_rows(conn, "INSERT INTO t", ("a", "b"), rows)
+    last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    conn.execute("COMMIT")
+    stored = conn.execute("SELECT id, a, b FROM t ORDER BY id").fetchall()
+    assert [(a, b) for _, a, b in stored] == rows
+    assert [i for i, _, _ in stored] == list(range(last - len(rows) + 1, last + 1))
+
+
+def test_many_records_go_in_together_and_read_back_whole(store: SQLiteStore) -> None:
+    """Issue 8: a batch answer's 500 records and intents, one call each, read back whole."""
+    members = [
+        _member(f"lid{i}@example.nl", person_id=str(i), tags=frozenset({"Ü\x00", "a'b"}))
+        for i in range(500)
+    ]
+    store.record_members(members)
+    assert store.load_current() == sorted(members, key=lambda m: m.key)

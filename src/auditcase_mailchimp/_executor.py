@@ -66,6 +66,7 @@ from ._steps import (
     Then,
     Write,
     after,
+    first_step,
     start,
 )
 from ._store import CouplingStore, FailureInput, StoreError
@@ -146,19 +147,25 @@ class Executor:
             KeyboardInterrupt: Ctrl-C: no new request was sent after it, and the answers of
                 the requests under way were recorded first.
         """
+        # The first steps are taken as their requests are about to go out (issue 8: a first
+        # sync's first batch call leaves after its own 500 steps, not after every action's).
+        firsts: dict[type, list[Action]] = {}
         for action in actions:
-            self._queue(start(action))
+            firsts.setdefault(first_step(action), []).append(action)
+        work: list[tuple[type, Iterable[Step]]] = [
+            (phase, map(start, firsts[phase])) for phase in _PHASES if phase in firsts
+        ]
         with self._interruptible():
-            while any(self._queues.values()) and not self._stop.is_set():
-                taken = [(phase, self._queues[phase]) for phase in _PHASES]
-                self._queues = {phase: [] for phase in _PHASES}
-                self._round([(phase, steps) for phase, steps in taken if steps])
+            while work and not self._stop.is_set():
+                self._round(work)
+                taken, self._queues = self._queues, {phase: [] for phase in _PHASES}
+                work = [(phase, taken[phase]) for phase in _PHASES if taken[phase]]
         if self._stop.is_set():  # only Ctrl-C sets it without an error of its own
             raise KeyboardInterrupt
         if self._batches is not None:  # every result of earlier runs' batches is recorded
             self._batches.finish()
 
-    def _round(self, work: Sequence[tuple[type, list[Step]]]) -> None:
+    def _round(self, work: Sequence[tuple[type, Iterable[Step]]]) -> None:
         """One round: its phases side by side; the first real error stops the others."""
         if len(work) == 1:
             with contextlib.suppress(Stopped):  # Ctrl-C while a batch was awaited
@@ -205,15 +212,17 @@ class Executor:
     def _queue(self, step: Step) -> None:
         self._queues[type(step)].append(step)
 
-    def _carry(self, phase: type, steps: list[Step]) -> None:
-        if phase is Note:  # nothing to send
-            self._settle([(step, Answer(), None) for step in steps])
-        elif phase is Entry:
-            chunks = chunked(steps, BATCH_LIMIT)
-            with contextlib.closing(self._parallel(chunks, self._subscribe, list)) as answers:
+    def _carry(self, phase: type, steps: Iterable[Step]) -> None:
+        if phase is Entry:  # each call's steps taken as the call is about to go out
+            chunks = _in_chunks(steps, BATCH_LIMIT)
+            with contextlib.closing(self._parallel(chunks, self._subscribe, _same)) as answers:
                 for chunk, ids, results in answers:
                     answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
                     self._settle(answered, ids)
+            return
+        steps = list(steps)
+        if phase is Note:  # nothing to send
+            self._settle([(step, Answer(), None) for step in steps])
         elif phase is Tags and self._bulk_tags is not None:  # issue 12: segments, per chunk
             tags = [s for s in steps if isinstance(s, Tags)]
             intents = self._intend(tags)  # R7.4 holds for bulk requests too
@@ -234,7 +243,7 @@ class Executor:
             for step, ids, result in answers:
                 self._settle([(step, _answer(result), result)], ids)
 
-    def _carry_batched(self, steps: list[Step]) -> None:
+    def _carry_batched(self, steps: Sequence[Step]) -> None:
         """Archives, reads or moves: an earlier run's batch, a new batch, or direct calls."""
         assert self._batches is not None  # noqa: S101 - only called with batches on
         chosen = [s for s in steps if isinstance(s, Move | Look | Removal)]
@@ -282,7 +291,7 @@ class Executor:
                 yield item, result
 
     def _parallel(
-        self, work: Sequence[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
+        self, work: Iterable[S], call: Callable[[S], R], steps: Callable[[S], Sequence[Step]]
     ) -> Generator[tuple[S, tuple[int, ...], R], None, None]:
         """Run ``call`` on each item up to the concurrency; yield in the order they finish.
 
@@ -448,6 +457,22 @@ def _maybe_done(result: MemberResult | None) -> bool:
 
 def _one(step: Step) -> Sequence[Step]:
     return (step,)
+
+
+def _same(steps: list[Step]) -> Sequence[Step]:
+    return steps
+
+
+def _in_chunks(steps: Iterable[Step], size: int) -> Iterator[list[Step]]:
+    """``steps`` in lists of at most ``size``, each made when it is taken."""
+    chunk: list[Step] = []
+    for step in steps:
+        chunk.append(step)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _no_steps(_item: object) -> Sequence[Step]:

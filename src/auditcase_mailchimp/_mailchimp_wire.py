@@ -44,6 +44,7 @@ __all__ = [
     "body",
     "make_converter",
     "parse_json",
+    "prepare",
     "structure",
 ]
 
@@ -261,6 +262,11 @@ def make_converter() -> cattrs.Converter:
 def _converter() -> cattrs.Converter:
     """The module's converter, built on first use (not at import: start-up stays short)."""
     return make_converter()
+
+
+def prepare() -> None:
+    """Build the module's converter now, e.g. while a request is in flight (once per process)."""
+    _converter()
 
 
 def parse_json(body: bytes, *, what: str, request_id: str = "") -> Any:

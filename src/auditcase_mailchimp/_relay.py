@@ -15,7 +15,7 @@ import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -66,14 +66,17 @@ class Relay(Generic[S, R]):
         self._halted = False  # a request raised, or the pool is closing
         self._pool = ThreadPoolExecutor(max_workers=concurrency)
 
-    def run(self, work: Sequence[S]) -> Generator[tuple[S, tuple[int, ...], R], None, None]:
+    def run(self, work: Iterable[S]) -> Generator[tuple[S, tuple[int, ...], R], None, None]:
         """Yield each item with its intents' ids and its answer, in the order they finish.
+
+        ``work`` is read as items are recorded, at most ``concurrency`` ahead of the requests
+        under way: an item may be made as it is taken (the runner's first steps).
 
         Raises:
             Exception: What ``call`` raised for an item (no item is handed over after it),
                 or what ``record`` raised (nothing more is sent).
         """
-        todo = deque(work)
+        todo = iter(work)
         try:
             self._fill(todo)
             while self._waiting():
@@ -93,13 +96,16 @@ class Relay(Generic[S, R]):
             if left:  # recorded, never sent: nothing to settle
                 self._clear(left)
 
-    def _fill(self, todo: deque[S]) -> None:
+    def _fill(self, todo: Iterator[S]) -> None:
         """Record the next items, while fewer than the concurrency wait; hand over what fits."""
-        while todo and not self._stop.is_set():
+        while not self._stop.is_set():
             with self._lock:
                 if self._halted or len(self._ready) >= self._concurrency:
                     return
-            item = todo.popleft()
+            try:
+                item = next(todo)  # taken now: made as late as possible
+            except StopIteration:
+                return
             ids = self._record(item)
             with self._lock:
                 self._ready.append((item, ids))

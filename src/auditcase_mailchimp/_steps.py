@@ -72,6 +72,7 @@ __all__ = [
     "Write",
     "after",
     "counted",
+    "first_step",
     "planned_counts",
     "record_of",
     "start",
@@ -256,27 +257,54 @@ class Then:
     resolves: bool = False
 
 
-def start(action: Action) -> Step:
-    """The first step of an action."""
+def first_step(action: Action) -> type[Note | Entry | Move | Look | Tags]:
+    """The kind of an action's first step, without taking it: the type :func:`start` returns.
+
+    The runner sorts a plan's actions into phases by it, and takes each first step only when
+    its request is about to go out (a first sync's first batch leaves after its own 500 steps,
+    not after every action's).
+    """
     if isinstance(action, _NOTED):
-        return Note(action=action)
+        return Note
     if isinstance(action, ChangeAddress):
-        return Move(action=action)
+        return Move
     if isinstance(action, Archive):
         # R4.3, R5.3: the status the coupling recorded may be stale (unsubscribed or cleaned
         # since); read first, so the status kept at archiving is Mailchimp's (one GET each).
-        return Look(action=action)
+        return Look
     if action.create or action.merge_fields or action.tags_add or action.send_status:
-        return Entry(
-            action=action,
-            email_address=action.email_address,
-            merge_fields=action.merge_fields,
-            tags=action.tags_add,
-            send_status=action.send_status,
-        )
-    # only managed tags to remove: no batch-subscribe entry needed
+        return Entry
+    return Tags  # only managed tags to remove: no batch-subscribe entry needed
+
+
+def start(action: Action) -> Step:
+    """The first step of an action (of the type :func:`first_step` names)."""
+    return _STARTS[first_step(action)](action)
+
+
+def _entry(action: Upsert) -> Entry:
+    return Entry(
+        action=action,
+        email_address=action.email_address,
+        merge_fields=action.merge_fields,
+        tags=action.tags_add,
+        send_status=action.send_status,
+    )
+
+
+def _tags_only(action: Upsert) -> Tags:
     status = action.previous_status or MemberStatus.SUBSCRIBED
     return Tags(action=action, add=frozenset(), remove=action.tags_remove, status=status)
+
+
+#: How each kind of first step is taken.
+_STARTS: Final[Mapping[type, Callable[[Any], Step]]] = {
+    Note: lambda action: Note(action=action),
+    Move: lambda action: Move(action=action),
+    Look: lambda action: Look(action=action),
+    Entry: _entry,
+    Tags: _tags_only,
+}
 
 
 def after(step: Step, answer: Answer) -> Then:

@@ -15,17 +15,17 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
 from ._settle import Intent
-from ._sqlite_base import Database, chunks
+from ._sqlite_base import Database, chunks, insert_rows
 from ._store_members import KINDS, tag_set_json
 
 __all__ = ["IntentLog"]
 
 #: The schema version that records intents.
 _INTENTS_SINCE: Final = 3
-_INSERT: Final = (
-    "INSERT INTO intent (person_id, kind, step, action, key, old_key, tags_add, tags_remove,"
-    " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_COLUMNS: Final = (
+    "person_id", "kind", "step", "action", "key", "old_key", "tags_add", "tags_remove", "status",
+    "created_at",
+)  # fmt: skip
 
 
 class IntentLog(Database):
@@ -52,7 +52,7 @@ class IntentLog(Database):
             for i in intents
         ]  # fmt: skip
         with self._writing() as conn:
-            conn.executemany(_INSERT, rows)
+            insert_rows(conn, "INSERT INTO intent", _COLUMNS, rows)
             # One transaction under the write lock: the ids are the last ones, in order.
             last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
         return tuple(range(last - len(rows) + 1, last + 1))

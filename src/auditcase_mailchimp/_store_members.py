@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from ._errors import AudienceMismatchError, StoreError
 from ._models import MEMBER_STATUSES, CurrentMember, PersonKind, address_key, trusted_record
-from ._sqlite_base import Database, rows_in
+from ._sqlite_base import Database, insert_rows, rows_in
 
 __all__ = ["MemberRecords"]
 
@@ -20,6 +20,10 @@ KINDS: Final = {kind.value: kind for kind in PersonKind}
 _COLUMNS: Final = (
     "email_address, first_name, last_name, tags, status, person_id, kind, status_at_archive"
 )
+_MEMBER_COLUMNS: Final = (
+    "key", "email_address", "person_id", "kind", "first_name", "last_name", "tags", "status",
+    "status_at_archive", "updated_at",
+)  # fmt: skip
 _INSERT_MEMBER: Final = (
     "INSERT OR REPLACE INTO member (key, email_address, person_id, kind, first_name, last_name,"
     " tags, status, status_at_archive, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -41,7 +45,7 @@ def check_status(status: object, what: str) -> str:
     return status
 
 
-def member_row(member: CurrentMember, now: str) -> tuple[object, ...]:
+def member_row(member: CurrentMember, now: str) -> tuple[str | None, ...]:
     if not isinstance(member, CurrentMember):
         raise TypeError(f"expected a CurrentMember, got {member!r}")
     coupling = member.coupling
@@ -157,7 +161,12 @@ class MemberRecords(Database):
         now = self._now()
         rows = [member_row(member, now) for member in members]
         with self._writing() as conn:
-            conn.executemany(_INSERT_MEMBER, rows)
+            insert_rows(
+                conn,
+                "INSERT OR REPLACE INTO member",
+                _MEMBER_COLUMNS,
+                rows,
+            )
 
     def record_address_change(self, old_email_address: str, member: CurrentMember) -> None:
         """Move a record from its old address to the new one (R5.4), in one transaction.
