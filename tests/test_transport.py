@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import socket
@@ -674,3 +675,98 @@ def test_close_closes_the_kept_connections() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- the body, read whole (issue 8) -------------------------------------------------------------
+
+
+class _Bodies(BaseHTTPRequestHandler):
+    """Bodies whole, chunked, gzipped, cut short or stalled halfway, over HTTP/1.1 keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []  # noqa: RUF012 - shared with the test on purpose
+    release = threading.Event()
+    BODY = json.dumps([{"email_address": f"lid{i}@example.nl"} for i in range(9000)]).encode()
+
+    def do_GET(self) -> None:
+        type(self).ports.append(self.client_address[1])
+        body = self.BODY
+        self.send_response(200)
+        if self.path == "/chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 70_000):
+                part = body[start : start + 70_000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/gzip":
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path in {"/short", "/stall"}:
+            self.wfile.write(body[:1000])
+            self.wfile.flush()
+            if self.path == "/stall":
+                type(self).release.wait(30)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet."""
+
+
+@pytest.fixture
+def bodies() -> Iterator[str]:
+    """The base URL of a :class:`_Bodies` server, stopped afterwards."""
+    _Bodies.ports = []
+    _Bodies.release.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bodies)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    _Bodies.release.set()
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_bodies_are_read_whole_and_the_connection_kept(bodies: str) -> None:
+    """Issue 8: read in one piece, a body arrives whole (chunked, gzipped too), keep-alive kept."""
+    sending = RequestsTransport(pool_size=1)
+    try:
+        got = [
+            sending.send(Request(method="GET", url=f"{bodies}{path}")).body
+            for path in ("/whole", "/chunked", "/gzip", "/whole")
+        ]
+    finally:
+        sending.close()
+    assert got == [_Bodies.BODY] * 4
+    assert len(_Bodies.ports) == 4
+    assert len(set(_Bodies.ports)) == 1  # one connection served all four
+
+
+def test_a_body_cut_short_is_a_retryable_network_error(bodies: str) -> None:
+    """§7: a connection dropped halfway through the body is a NetworkError, retried."""
+    sending = RequestsTransport(pool_size=1)
+    try:
+        with pytest.raises(NetworkError, match="connection failed or dropped") as caught:
+            sending.send(Request(method="GET", url=f"{bodies}/short"))
+        assert caught.value.retryable
+        assert sending.send(Request(method="GET", url=f"{bodies}/whole")).body == _Bodies.BODY
+    finally:
+        sending.close()
+
+
+def test_a_body_stalled_beyond_the_read_timeout_is_a_timeout(bodies: str) -> None:
+    """§7: a body that stops coming for longer than the read timeout is a NetworkTimeoutError."""
+    sending = RequestsTransport(pool_size=1, read_timeout=0.2)
+    try:
+        with pytest.raises(NetworkTimeoutError, match="read timeout") as caught:
+            sending.send(Request(method="GET", url=f"{bodies}/stall"))
+        assert caught.value.retryable
+    finally:
+        _Bodies.release.set()
+        sending.close()

@@ -423,13 +423,19 @@ class RequestsTransport:
         try:
             answer = self._adapter.send(
                 self._prepare(request),
-                stream=False,
+                stream=True,
                 timeout=self._timeout,  # type: ignore[arg-type]  # a urllib3 Timeout, as documented
                 verify=self._verify,
                 cert=None,
                 proxies=proxies,
             )
-            body = answer.content
+            try:
+                # The whole body in one read, not in requests' pieces of 10 KB: each piece takes
+                # the global lock back and may wait up to 5 ms for it while another thread
+                # runs (a batch answer of 1 MB is a hundred pieces).
+                body = answer.raw.read(decode_content=True)
+            finally:
+                answer.raw.release_conn()  # read whole: the connection is kept for the next
         except Exception as exc:
             mapped = _mapped(exc, request)
             if mapped is None:
@@ -444,6 +450,23 @@ class RequestsTransport:
         self._session.close()
 
 
+def _as_requests_error(exc: Exception) -> Exception:
+    """A failure while reading the body (``urllib3``'s) as ``requests`` reports it."""
+    import requests  # noqa: PLC0415 - loaded since the transport was built
+    import urllib3  # noqa: PLC0415 - as above
+
+    failures = urllib3.exceptions
+    if isinstance(exc, failures.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(str(exc))
+    if isinstance(exc, failures.SSLError):
+        return requests.exceptions.SSLError(str(exc))
+    if isinstance(exc, failures.DecodeError):
+        return requests.exceptions.ContentDecodingError(str(exc))
+    if isinstance(exc, failures.HTTPError):  # a dropped connection, a short body, …
+        return requests.exceptions.ConnectionError(str(exc))
+    return exc
+
+
 def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0911 - one return per kind
     """The library's exception for a failure to get an answer (STYLE.md: map at the boundary).
 
@@ -456,6 +479,7 @@ def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0
     except ValueError:
         where = request.method
     errors = requests.exceptions
+    exc = _as_requests_error(exc)
     if isinstance(exc, errors.ConnectTimeout):
         return NetworkTimeoutError(f"{where}: no connection within the timeout")
     if isinstance(exc, errors.ReadTimeout):
