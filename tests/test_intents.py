@@ -27,8 +27,12 @@ from auditcase_mailchimp import (
     desired_state,
     plan_sync,
 )
+from auditcase_mailchimp import _executor as executor_module
+from auditcase_mailchimp import _steps as steps
 from auditcase_mailchimp._executor import Executor
+from auditcase_mailchimp._plan import Action
 from auditcase_mailchimp._settle import Intent
+from auditcase_mailchimp._steps import Step
 from auditcase_mailchimp.testing import FakeMailchimp
 
 from .test_store import _member
@@ -152,15 +156,25 @@ class _Watched(SQLiteStore):
         return super().record_intents(intents)
 
 
-def test_intents_are_recorded_at_most_one_wave_ahead(world: World) -> None:
+def test_intents_are_recorded_at_most_one_wave_ahead(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """R7.4: while the first requests are held, the next ones' intents are recorded, no more.
 
     With a concurrency of 2, two batch-subscribe calls are under way and the intents of two
     more are recorded ahead; a run killed now leaves those four calls' members to read back,
-    not the whole plan's. Released, every intent is cleared and every member created.
+    not the whole plan's. Released, every intent is cleared and every member created. The
+    first steps of the other two calls are not taken yet either (issue 8).
     """
     persons = [person(str(i), f"p{i}@example.nl") for i in range(100, 3100)]  # 6 calls of 500
     actions = plan_sync([], desired_state(persons)).actions
+    taken: list[object] = []
+
+    def start(action: Action) -> Step:
+        taken.append(action)
+        return steps.start(action)
+
+    monkeypatch.setattr(executor_module, "start", start)
     client = MailchimpClient(ApiKey(world.fake.api_key), base_url=world.fake.url, concurrency=2)
     with client, _Watched(world.db) as store:
         executor = Executor(store, client, world.fake.list_id, _quiet, total=len(actions))
@@ -174,6 +188,7 @@ def test_intents_are_recorded_at_most_one_wave_ahead(world: World) -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.001)  # polling the database, not timing the code under test
             held_members = len(world.fake.audience().members())
+            taken_while_held = len(taken)
         finally:
             store.released = True
             world.fake.release()
@@ -181,6 +196,8 @@ def test_intents_are_recorded_at_most_one_wave_ahead(world: World) -> None:
         assert not thread.is_alive()
         assert store.open_intents() == []
     assert store.before_release == 2000  # four calls of 500, not the plan's 3,000
+    assert taken_while_held == 2000  # their steps only
+    assert len(taken) == 3000
     assert held_members == 0
     assert len(world.fake.audience().members()) == 3000
 

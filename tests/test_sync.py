@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -608,28 +607,3 @@ def test_a_whole_sync_asks_a_store_only_what_the_older_protocol_offered(
         report = sync(source, store=store, client=client, list_id=fake.list_id)  # type: ignore[arg-type]
     assert report.ok
     assert report.created == 1
-
-
-def test_the_push_leaves_the_objects_alive_before_it_out_of_the_collectors_passes(
-    world: World,
-) -> None:
-    """Issue 8: frozen while pushing (each full pass walked the whole plan), unfrozen after."""
-    seen: list[tuple[str, int]] = []
-    world.sync(BASE, progress=lambda phase, *_: seen.append((phase, gc.get_freeze_count())))
-    assert {frozen > 0 for phase, frozen in seen if phase == "push"} == {True}
-    assert {frozen for phase, frozen in seen if phase == "read"} == {0}
-    assert gc.get_freeze_count() == 0
-
-
-def test_objects_the_host_froze_stay_frozen(world: World) -> None:
-    """The push neither freezes nor unfreezes when the process froze objects itself."""
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        seen: list[int] = []
-        world.sync(BASE, progress=lambda *_: seen.append(gc.get_freeze_count()))
-        # Frozen objects that die leave the count; none is added, none unfrozen.
-        assert all(0 < count <= frozen for count in seen)
-        assert 0 < gc.get_freeze_count() <= frozen
-    finally:
-        gc.unfreeze()

@@ -36,7 +36,9 @@ WARNING; never an e-mail address, a body, or a secret at any level.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -99,10 +101,24 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-def _wire_ready() -> None:
-    from ._mailchimp_wire import prepare  # noqa: PLC0415 - not at start-up
+def _wire_builder() -> threading.Thread | None:
+    """A started thread building the wire formats; ``None`` when they are built (or it failed)."""
+    wire = sys.modules.get("auditcase_mailchimp._mailchimp_wire")
+    if wire is not None and wire.ready():
+        return None
+    builder = threading.Thread(target=_build_wire, name="auditcase-mailchimp-wire", daemon=True)
+    try:
+        builder.start()
+    except RuntimeError:  # no thread to be had: the first request builds them
+        return None
+    return builder
 
-    prepare()
+
+def _build_wire() -> None:
+    with contextlib.suppress(Exception):  # the first request builds them, and says what failed
+        from ._mailchimp_wire import prepare  # noqa: PLC0415 - not at start-up
+
+        prepare()
 
 
 def _subscribe_entries(chunk: Sequence[UpsertItem]) -> list[WireSubscribeMember]:
@@ -172,12 +188,12 @@ class MailchimpClient(ClientCore):
         lid = check_list_id(list_id)
         # While the check is in flight, the wire formats are built (the converter, once per
         # process): the first requests after it need them and go out that much sooner.
-        ready = threading.Thread(target=_wire_ready, name="auditcase-mailchimp-wire", daemon=True)
-        ready.start()
+        ready = _wire_builder()
         try:
             answer = self._send("GET", f"/lists/{lid}", query={"fields": "id"})
         finally:
-            ready.join()
+            if ready is not None:
+                ready.join()
         if answer.response.status >= 300:  # noqa: PLR2004
             raise error_from_response(answer.response, audience_level=True)
 

@@ -22,7 +22,6 @@ by :mod:`auditcase_mailchimp._executor_pages` where that is quicker.
 from __future__ import annotations
 
 import contextlib
-import gc
 import signal
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -156,7 +155,7 @@ class Executor:
         work: list[tuple[type, Iterable[Step]]] = [
             (phase, map(start, firsts[phase])) for phase in _PHASES if phase in firsts
         ]
-        with self._interruptible(), _frozen_heap():
+        with self._interruptible():
             while work and not self._stop.is_set():
                 self._round(work)
                 taken, self._queues = self._queues, {phase: [] for phase in _PHASES}
@@ -451,26 +450,6 @@ def record_write(store: CouplingStore, write: Write) -> None:
         store.record_archive(write.email_address, write.status)
     else:
         store.update_statuses({write.email_address.lower(): write.status})
-
-
-@contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """While the block runs, the garbage collector's passes leave out the objects alive now.
-
-    A first sync holds every person, member and action of its plan while it sends; each full
-    pass of the collector during the push walked all of them (35-50 ms at 10,000 persons, two
-    or three per run, everything else stopped meanwhile). Frozen (:func:`gc.freeze`), they
-    are left out, and garbage the push makes is collected as ever; unfrozen afterwards. Left
-    alone when the collector is off or the process froze objects itself.
-    """
-    if not gc.isenabled() or gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 #: Failures after which a request may still have been carried out (MAILCHIMP.md §6, §7).

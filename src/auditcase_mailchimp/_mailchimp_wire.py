@@ -45,6 +45,7 @@ __all__ = [
     "make_converter",
     "parse_json",
     "prepare",
+    "ready",
     "structure",
 ]
 
@@ -267,6 +268,11 @@ def _converter() -> cattrs.Converter:
 def prepare() -> None:
     """Build the module's converter now, e.g. while a request is in flight (once per process)."""
     _converter()
+
+
+def ready() -> bool:
+    """Whether the module's converter is built."""
+    return _converter.cache_info().currsize > 0
 
 
 def parse_json(body: bytes, *, what: str, request_id: str = "") -> Any:

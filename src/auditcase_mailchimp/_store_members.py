@@ -24,10 +24,6 @@ _MEMBER_COLUMNS: Final = (
     "key", "email_address", "person_id", "kind", "first_name", "last_name", "tags", "status",
     "status_at_archive", "updated_at",
 )  # fmt: skip
-_INSERT_MEMBER: Final = (
-    "INSERT OR REPLACE INTO member (key, email_address, person_id, kind, first_name, last_name,"
-    " tags, status, status_at_archive, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 #: The schema version that records the audience.
 _AUDIENCE_SINCE: Final = 2
 
@@ -183,7 +179,7 @@ class MemberRecords(Database):
         row = member_row(member, now)
         with self._writing() as conn:
             conn.execute("DELETE FROM member WHERE key = ?", (address_key(old_email_address),))
-            conn.execute(_INSERT_MEMBER, row)
+            insert_rows(conn, "INSERT OR REPLACE INTO member", _MEMBER_COLUMNS, [row])
 
     def record_archive(self, email_address: str, status_at_archive: str) -> None:
         """Mark a record archived (R4.2), keeping the status it had then (R4.3).

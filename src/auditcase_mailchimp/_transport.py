@@ -429,13 +429,7 @@ class RequestsTransport:
                 cert=None,
                 proxies=proxies,
             )
-            try:
-                # The whole body in one read, not in requests' pieces of 10 KB: each piece takes
-                # the global lock back and may wait up to 5 ms for it while another thread
-                # runs (a batch answer of 1 MB is a hundred pieces).
-                body = answer.raw.read(decode_content=True)
-            finally:
-                answer.raw.release_conn()  # read whole: the connection is kept for the next
+            body = _read_whole(answer)
         except Exception as exc:
             mapped = _mapped(exc, request)
             if mapped is None:
@@ -450,21 +444,29 @@ class RequestsTransport:
         self._session.close()
 
 
-def _as_requests_error(exc: Exception) -> Exception:
-    """A failure while reading the body (``urllib3``'s) as ``requests`` reports it."""
+def _read_whole(answer: requests.Response) -> bytes:
+    """The body of an answer sent with ``stream=True``, read in one piece.
+
+    Not in ``requests``' pieces of 10 KB: each piece takes the global lock back and may wait up
+    to 5 ms for it while another thread runs (a batch answer of 1 MB is a hundred pieces).
+    Read whole, the connection goes back to the pool. A failure while the body comes is raised
+    as ``requests`` raises it, with ``urllib3``'s as its cause.
+    """
     import requests  # noqa: PLC0415 - loaded since the transport was built
     import urllib3  # noqa: PLC0415 - as above
 
     failures = urllib3.exceptions
-    if isinstance(exc, failures.ReadTimeoutError):
-        return requests.exceptions.ReadTimeout(str(exc))
-    if isinstance(exc, failures.SSLError):
-        return requests.exceptions.SSLError(str(exc))
-    if isinstance(exc, failures.DecodeError):
-        return requests.exceptions.ContentDecodingError(str(exc))
-    if isinstance(exc, failures.HTTPError):  # a dropped connection, a short body, …
-        return requests.exceptions.ConnectionError(str(exc))
-    return exc
+    try:
+        body: bytes = answer.raw.read(decode_content=True)
+    except failures.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except failures.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    except failures.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except failures.HTTPError as exc:  # the connection dropped, the body cut short, …
+        raise requests.exceptions.ConnectionError(exc) from exc
+    return body
 
 
 def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0911 - one return per kind
@@ -479,7 +481,6 @@ def _mapped(exc: Exception, request: Request) -> Exception | None:  # noqa: PLR0
     except ValueError:
         where = request.method
     errors = requests.exceptions
-    exc = _as_requests_error(exc)
     if isinstance(exc, errors.ConnectTimeout):
         return NetworkTimeoutError(f"{where}: no connection within the timeout")
     if isinstance(exc, errors.ReadTimeout):
