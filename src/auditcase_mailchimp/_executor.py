@@ -216,8 +216,9 @@ class Executor:
         if phase is Entry:  # each call's steps taken as the call is about to go out
             chunks = _in_chunks(steps, BATCH_LIMIT)
             with contextlib.closing(self._parallel(chunks, self._subscribe, _same)) as answers:
-                for _chunk, ids, outcomes in answers:
-                    self._write(outcomes, ids)
+                for chunk, ids, results in answers:
+                    answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
+                    self._settle(answered, ids)
             return
         steps = list(steps)
         if phase is Note:  # nothing to send
@@ -321,11 +322,13 @@ class Executor:
 
     # the requests ----------------------------------------------------------------------------
 
-    def _subscribe(self, chunk: Sequence[Step]) -> list[_Outcome]:
-        """One batch-subscribe call of at most 500 entries, by the thread that sends it.
+    def _subscribe(self, chunk: Sequence[Step]) -> list[MemberResult]:
+        """One batch-subscribe call of at most 500 entries, built by the thread that sends it.
 
-        That thread also works out what each answer leads to (the core's :func:`after`, pure),
-        so the runner only writes it down: answers arriving together wait less for each other.
+        The answers' outcomes are worked out by the runner as it records them, not here: worked
+        out here, the answers waiting to be recorded in a first sync of 100,000 held five times
+        the objects, and the sync took 15.5 s of CPU against 12.6 s (the garbage collector's
+        full passes 4.0 s against 2.9 s).
         """
         # The plan's entries hold checked values: the items skip the checks (issue 8: one
         # sync builds a million of them).
@@ -334,8 +337,7 @@ class Executor:
             for s in chunk
             if isinstance(s, Entry)
         ]
-        results = self.client.batch_upsert(self.list_id, items)
-        return _outcomes([(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)])
+        return self.client.batch_upsert(self.list_id, items)
 
     def _send(self, step: Step) -> MemberResult:
         """The one request of a move, a read of an old member, a tag change or an archive."""
@@ -373,10 +375,7 @@ class Executor:
         The records of one answer and the clearing of its intents (R7.4) are one transaction;
         phases of a round settle from their own threads, one at a time.
         """
-        self._write(_outcomes(answered), intents)
-
-    def _write(self, outcomes: Sequence[_Outcome], intents: Sequence[int] = ()) -> None:
-        """Record outcomes worked out already (:meth:`_settle`), then count them."""
+        outcomes = [(step, after(step, answer), result) for step, answer, result in answered]
         if any(_maybe_done(result) for _, _, result in outcomes):
             # R7.4: no answer, or a 5xx: Mailchimp may have carried the request out. Its intent
             # stays open, so the next run reads the member back before it plans.
@@ -394,7 +393,7 @@ class Executor:
                 self.finished += 1
                 self.progress("push", self.finished, self.total)
 
-    def _record(self, outcomes: Sequence[_Outcome]) -> int:
+    def _record(self, outcomes: Sequence[tuple[Step, Then, MemberResult | None]]) -> int:
         """Write the records and failures of some answers; return how many actions finished."""
         keep = [w.record for _, then, _ in outcomes for w in then.writes if isinstance(w, Keep)]
         if keep:
@@ -480,15 +479,6 @@ def _in_chunks(steps: Iterable[Step], size: int) -> Iterator[list[Step]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-#: A step, what its answer leads to, and the answer (``None`` for a note).
-_Outcome = tuple[Step, Then, MemberResult | None]
-
-
-def _outcomes(answered: Sequence[tuple[Step, Answer, MemberResult | None]]) -> list[_Outcome]:
-    """What each answer leads to, by the core's rule."""
-    return [(step, after(step, answer), result) for step, answer, result in answered]
 
 
 def _no_steps(_item: object) -> Sequence[Step]:
