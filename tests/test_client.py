@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -26,6 +28,7 @@ from auditcase_mailchimp._errors import (
     FieldError,
     InvalidInputError,
 )
+from auditcase_mailchimp._mailchimp_wire import WireSubscribeMember
 from auditcase_mailchimp._transport import Request, RequestsTransport, Response
 from auditcase_mailchimp.testing import FakeMailchimp
 
@@ -80,6 +83,29 @@ with MailchimpClient(ApiKey({fake.api_key!r}), base_url={fake.url!r}) as client:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_batch_calls_body_values_are_dropped_before_its_answer_comes(
+    client: MailchimpClient, fake: FakeMailchimp
+) -> None:
+    """Issue 8: while a batch call's answer is awaited, its encoded body's values are gone.
+
+    Kept, the members of every call under way outlived the collector's young passes and
+    brought on its full ones (a first sync of 100,000: 15 full passes, 2.9 s, against 12).
+    """
+    items = [UpsertItem(email_address=f"lid{i}@example.nl", tags={"BTW"}) for i in range(50)]
+    fake.hold()
+    sending = threading.Thread(target=client.batch_upsert, args=(LIST, items))
+    sending.start()
+    try:
+        assert fake.wait_for_in_flight(1)
+        alive = [o for o in gc.get_objects() if isinstance(o, WireSubscribeMember)]
+    finally:
+        fake.release()
+        sending.join(30)
+    assert not sending.is_alive()
+    assert alive == []
+    assert len(fake.audience().members()) == 50
 
 
 def test_bad_key_raises_with_mailchimps_problem(fake: FakeMailchimp) -> None:

@@ -394,11 +394,11 @@ class MailchimpClient(ClientCore):
     def _subscribe(self, list_id: str, chunk: Sequence[UpsertItem]) -> list[MemberResult]:
         from ._mailchimp_wire import WireBatchResult, WireSubscribe, structure  # noqa: PLC0415 - not at start-up
 
-        payload = WireSubscribe(
-            members=_subscribe_entries(chunk),
-            update_existing=True,
-            sync_tags=False,
-        )
+        def payload() -> WireSubscribe:
+            return WireSubscribe(
+                members=_subscribe_entries(chunk), update_existing=True, sync_tags=False
+            )
+
         # Safe to repeat: batch subscribe with update_existing is idempotent by design. A repeat
         # of an attempt that was carried out finds the members present and updates them to the
         # same values: only "created" may come back as "updated". Tags are only ever added

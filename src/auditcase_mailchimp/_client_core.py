@@ -147,7 +147,10 @@ class ClientCore:
         if payload is not None:
             from ._mailchimp_wire import body  # noqa: PLC0415 - not at start-up
 
-            document = body(payload)
+            # A body given as a function is made here and dropped once encoded, so its values
+            # (500 members of a batch call) are not kept while the answer is awaited: they
+            # would outlive the collector's young passes and bring on its full ones.
+            document = body(payload() if callable(payload) else payload)
             data = _encode(document).encode("utf-8")
             headers.append(("Content-Type", "application/json"))
         return Request(method=method, url=url, headers=tuple(headers), body=data)
