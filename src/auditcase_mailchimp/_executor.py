@@ -147,8 +147,9 @@ class Executor:
             KeyboardInterrupt: Ctrl-C: no new request was sent after it, and the answers of
                 the requests under way were recorded first.
         """
-        # The first steps are taken as their requests are about to go out (issue 8: a first
-        # sync's first batch call leaves after its own 500 steps, not after every action's).
+        # Each phase takes its first steps when it starts, and the batch-subscribe phase a
+        # call's entries as the call is about to go out (issue 8: a first sync's first call
+        # leaves after its own 500 entries are taken, not after every action's first step).
         firsts: dict[type, list[Action]] = {}
         for action in actions:
             firsts.setdefault(first_step(action), []).append(action)
