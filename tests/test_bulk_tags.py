@@ -14,6 +14,7 @@ from auditcase_mailchimp._bulk_rules import (
     TagChangeOf,
     chunked,
     first_failures,
+    in_chunks,
     tag_work,
 )
 from auditcase_mailchimp._client import MailchimpClient
@@ -71,6 +72,21 @@ def test_a_step_fails_with_its_first_failure() -> None:
     assert first_failures(3, [(1, "x"), (1, "y"), (2, "z")]) == [None, "x", "z"]
     assert chunked([1, 2, 3], 2) == [[1, 2], [3]]
     assert chunked([], 2) == []
+
+
+def test_chunks_are_made_as_they_are_taken() -> None:
+    """Issue 8: the runner's batch calls take their entries only when a call is about to go out."""
+    read: list[int] = []
+
+    def items() -> Iterator[int]:
+        for item in range(5):
+            read.append(item)
+            yield item
+
+    chunks = in_chunks(items(), 2)
+    assert next(chunks) == [0, 1]
+    assert read == [0, 1]
+    assert list(chunks) == [[2, 3], [4]]
 
 
 # --- both paths against the fake -------------------------------------------------------------

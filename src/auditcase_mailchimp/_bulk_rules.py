@@ -20,7 +20,7 @@ requests and hands each step one result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Final, TypeVar
 
 import attrs
@@ -35,6 +35,7 @@ __all__ = [
     "TagWork",
     "chunked",
     "first_failures",
+    "in_chunks",
     "operation_id",
     "tag_work",
 ]
@@ -97,9 +98,21 @@ class TagWork:
         return frozenset(call.tag for call in self.segments if call.add)
 
 
-def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    """``items`` in consecutive slices of at most ``size`` (none for no items)."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def chunked(items: Iterable[T], size: int) -> list[list[T]]:
+    """``items`` in consecutive lists of at most ``size`` (none for no items)."""
+    return list(in_chunks(items, size))
+
+
+def in_chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """:func:`chunked`, each list made only when it is taken (``items`` read as far as that)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def tag_work(

@@ -34,7 +34,7 @@ from types import FrameType
 from typing import Final, TypeVar
 
 from ._batch_ledger import BatchLedger
-from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, TagChangeOf, chunked
+from ._bulk_rules import TAG_CHUNK, TAG_THRESHOLD, TagChangeOf, chunked, in_chunks
 from ._client import (
     BATCH_LIMIT,
     FailureDetail,
@@ -215,7 +215,7 @@ class Executor:
 
     def _carry(self, phase: type, steps: Iterable[Step]) -> None:
         if phase is Entry:  # each call's steps taken as the call is about to go out
-            chunks = _in_chunks(steps, BATCH_LIMIT)
+            chunks = in_chunks(steps, BATCH_LIMIT)
             with contextlib.closing(self._parallel(chunks, self._subscribe, _same)) as answers:
                 for chunk, ids, results in answers:
                     answered = [(s, _answer(r), r) for s, r in zip(chunk, results, strict=True)]
@@ -468,18 +468,6 @@ def _one(step: Step) -> Sequence[Step]:
 
 def _same(steps: list[Step]) -> Sequence[Step]:
     return steps
-
-
-def _in_chunks(steps: Iterable[Step], size: int) -> Iterator[list[Step]]:
-    """``steps`` in lists of at most ``size``, each made when it is taken."""
-    chunk: list[Step] = []
-    for step in steps:
-        chunk.append(step)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _no_steps(_item: object) -> Sequence[Step]:
