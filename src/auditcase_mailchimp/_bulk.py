@@ -6,7 +6,7 @@ flight) and reads the answer into per-address results shaped as a member call's 
 the failure overview reads the same whichever way a change was sent.
 
 - :func:`static_tags`: every tag's id, ``GET /lists/{id}/segments?type=static`` in pages of
-  1000, once per run;
+  1000, once per run and again after batch-subscribe entries that carry tags;
 - :func:`create_tag`: ``POST /lists/{id}/segments`` with ``static_segment: []``;
 - :func:`change_segment`: ``POST /lists/{id}/segments/{tag_id}`` with ``members_to_add`` and
   ``members_to_remove`` (at most 500 each); the answer's ``errors`` name the addresses it

@@ -122,6 +122,8 @@ class Executor:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._queues: dict[type, list[Step]] = {phase: [] for phase in _PHASES}
+        #: Set by a sender whose batch-subscribe entries carry tags (they may create tags).
+        self._tags_entered = False
         self._bulk_tags = (
             None if tag_threshold is None else BulkTags(client, list_id, threshold=tag_threshold)
         )
@@ -159,6 +161,9 @@ class Executor:
         with self._interruptible():
             while work and not self._stop.is_set():
                 self._round(work)
+                if self._tags_entered and self._bulk_tags is not None:
+                    self._bulk_tags.forget()  # the next round's tag ids include the new ones
+                self._tags_entered = False
                 taken, self._queues = self._queues, {phase: [] for phase in _PHASES}
                 work = [(phase, taken[phase]) for phase in _PHASES if taken[phase]]
         if self._stop.is_set():  # only Ctrl-C sets it without an error of its own
@@ -338,6 +343,8 @@ class Executor:
             for s in chunk
             if isinstance(s, Entry)
         ]
+        if not self._tags_entered and any(item.tags for item in items):
+            self._tags_entered = True
         return self.client.batch_upsert(self.list_id, items)
 
     def _send(self, step: Step) -> MemberResult:

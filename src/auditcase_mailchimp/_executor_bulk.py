@@ -64,7 +64,8 @@ Parallel = Callable[[Sequence[_Job], Callable[[_Job], _Found]], Iterator[tuple[_
 class BulkTags:
     """Sends a round's tag changes: segment calls for busy tags, member calls for the rest.
 
-    The tag ids are read once per run (the first round that needs them).
+    The tag ids are read by the first round that needs them, and again after :meth:`forget`
+    or when a tag to add is not among them.
     """
 
     def __init__(
@@ -107,6 +108,15 @@ class BulkTags:
             else MemberResult.failed(change.email_address, failure)
             for change, failure in zip(changes, firsts, strict=True)
         ]
+
+    def forget(self) -> None:
+        """Read the tag ids again when next needed.
+
+        The runner calls it after a round whose batch-subscribe entries carried tags: they
+        create the tags they carry, perhaps after that round's read. Reading again whether or
+        not the read came after them keeps a run's requests the same from one try to the next.
+        """
+        self._ids = None
 
     def _tag_ids(self, added: frozenset[str]) -> dict[str, int | FailureDetail]:
         """The id of each tag; tags to add that do not exist yet are created first."""
