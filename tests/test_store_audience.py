@@ -97,6 +97,93 @@ def test_load_current_for_uses_indexes(db: Path) -> None:
     raw.close()
 
 
+def _indexes(db: Path) -> set[str]:
+    raw = sqlite3.connect(db)
+    try:
+        rows = raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    finally:
+        raw.close()
+    return {name for (name,) in rows if not name.startswith("sqlite_")}
+
+
+def test_a_first_sync_writes_its_records_before_the_person_index(
+    store: SQLiteStore, db: Path
+) -> None:
+    """Issue 8: into an empty member table, records go in first; the index is built at the end.
+
+    Each answer is its own transaction (R7.2): with the index in place, every answer's records
+    would write back most of the index's pages (2 s of system time at 100,000 persons).
+    """
+    assert "member_person" in _indexes(db)
+    with store.lock():
+        run = store.begin_run(dry_run=False, reconcile=False)
+        assert "member_person" not in _indexes(db)  # set aside while the records go in
+        store.record_members([_member(f"p{i}@example.nl", str(i)) for i in range(50)])
+        store.finish_run(run, {"created": 50}, outcome="ok")
+        assert "member_person" in _indexes(db)  # built once, after the records
+    with store.lock():  # a later run finds records: the index stays where it is
+        run = store.begin_run(dry_run=False, reconcile=False)
+        assert "member_person" in _indexes(db)
+        store.finish_run(run, {}, outcome="ok")
+    assert len(store.load_current_for(["7"], [])) == 1
+
+
+def test_the_person_index_is_built_however_the_first_run_ends(store: SQLiteStore, db: Path) -> None:
+    """Issue 8: a run that raises, a lookup by person, closing: each builds the index first."""
+
+    def failing_run() -> None:
+        with store.lock():
+            store.begin_run(dry_run=False, reconcile=False)
+            store.record_members([_member("jan@example.nl", "1")])
+            raise RuntimeError("the run failed")  # leaving the lock builds it
+
+    with pytest.raises(RuntimeError, match="the run failed"):
+        failing_run()
+    assert "member_person" in _indexes(db)
+    other = db.with_name("other.sqlite3")
+    with SQLiteStore(other) as second:
+        second.begin_run(dry_run=False, reconcile=False)
+        assert "member_person" not in _indexes(other)
+        assert second.load_current_for(["1"], []) == []  # a lookup by person builds it first
+        assert "member_person" in _indexes(other)
+    third = db.with_name("third.sqlite3")
+    with SQLiteStore(third) as closing:
+        closing.begin_run(dry_run=False, reconcile=False)
+    assert "member_person" in _indexes(third)  # closing built it
+    with SQLiteStore(third) as dry:
+        dry.begin_run(dry_run=True, reconcile=False)  # a dry run writes no records
+        assert "member_person" in _indexes(third)
+
+
+def test_a_database_whose_first_sync_was_killed_gets_its_person_index_back(db: Path) -> None:
+    """Issue 8, R7.2: killed before the index was built, the next opening for writing builds it."""
+    with SQLiteStore(db) as store:
+        store.record_members([_member("jan@example.nl", "1")])
+    raw = sqlite3.connect(db)
+    raw.execute("DROP INDEX member_person")  # as a first sync killed while writing leaves it
+    raw.commit()
+    raw.close()
+    with SQLiteStore(db, read_only=True) as reader:  # reading changes nothing, and still finds
+        assert [m.key for m in reader.load_current_for(["1"], [])] == ["jan@example.nl"]
+    assert "member_person" not in _indexes(db)
+    with SQLiteStore(db):
+        assert "member_person" in _indexes(db)
+
+
+def test_a_later_run_rebuilds_a_person_index_another_process_left_out(db: Path) -> None:
+    """Issue 8: a store opened before another process's first sync was killed repairs it too."""
+    with SQLiteStore(db) as worker:  # open all along, as a push-on-save worker is
+        worker.record_members([_member("jan@example.nl", "1")])
+        raw = sqlite3.connect(db)
+        raw.execute("DROP INDEX member_person")  # the other process, killed meanwhile
+        raw.commit()
+        raw.close()
+        with worker.lock():
+            run = worker.begin_run(dry_run=False, reconcile=False)  # finds records: repairs
+            assert "member_person" in _indexes(db)
+            worker.finish_run(run, {}, outcome="ok")
+
+
 # -- the audience binding (R4.6) ---------------------------------------------------------------
 
 

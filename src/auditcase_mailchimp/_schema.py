@@ -126,9 +126,15 @@ _VERSION_1: Final = (
         """,
 )
 
+#: The index on the person (schema 2). A run into an empty member table (a first sync) drops
+#: it and builds it once its records are written (:mod:`._store_members`); opening a database
+#: for writing builds it again if a run was killed meanwhile.
+PERSON_INDEX: Final = "CREATE INDEX IF NOT EXISTS member_person ON member (person_id)"
+
 #: Version 2: per-person lookups without a table scan (a push of one person reads only its
 #: records, issue 12), and the audience the database belongs to (R4.6). An existing database
-#: gets an empty ``audience``: its next run records the id it syncs.
+#: gets an empty ``audience``: its next run records the id it syncs. (Released: the index is
+#: :data:`PERSON_INDEX`, written here as it was released.)
 _VERSION_2: Final = (
     "CREATE INDEX member_person ON member (person_id)",
     """
@@ -237,6 +243,8 @@ def migrate(
             # Read again inside the write lock: another process may have migrated meanwhile.
             version = user_version(conn)
             if version >= len(steps):
+                if steps is MIGRATIONS:  # a first sync killed before it built the index
+                    conn.execute(PERSON_INDEX)
                 conn.execute("COMMIT")
                 return
             for statement in steps[version]:
