@@ -290,6 +290,12 @@ class Database:
                         conn.execute("ROLLBACK")
                 raise StoreError(f"cannot write the coupling database {self._path}: {exc}") from exc
 
+    def _run_starts(self) -> None:
+        """A run that writes starts: a part of the store may prepare (nothing by default)."""
+
+    def _run_ends(self) -> None:
+        """That run has ended: a part of the store may tidy up (nothing by default)."""
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"the coupling database {self._path} is closed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from ._errors import StoreError
 from ._models import address_key
@@ -106,53 +106,10 @@ class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns, IntentLog, BatchReco
                 yield
             finally:  # the run is over, however it ended
                 with contextlib.suppress(StoreError):  # if not now, when next opened
-                    self._restore_person_index()
-
-    def begin_run(self, *, dry_run: bool, reconcile: bool) -> int:
-        """Record that a run starts now; a first sync writes its records before the index.
-
-        A run that is not a dry run and finds no coupling records (a first sync) drops the
-        index on the person and builds it when the run ends (:meth:`finish_run`, leaving
-        :meth:`lock`, a lookup by person or :meth:`close`, whichever comes first): its records
-        go in a few hundred at a time, one transaction per answer (R7.2), and each would
-        otherwise write back most of the index. A run that finds records builds the index if
-        a first sync killed in another process left it out.
-
-        Args:
-            dry_run: The run is a dry run.
-            reconcile: The run reads the audience from Mailchimp first.
-
-        Returns:
-            The run's id, for :meth:`finish_run`.
-
-        Raises:
-            StoreError: The database cannot be written.
-        """
-        if not dry_run:
-            self._set_person_index_aside()
-        return super().begin_run(dry_run=dry_run, reconcile=reconcile)
-
-    def finish_run(self, run_id: int, counts: Mapping[str, int], *, outcome: str) -> None:
-        """Record that a run finished now; then build the index on the person if it was set aside.
-
-        A failure to build the index does not fail the run: leaving :meth:`lock`, closing or
-        the next opening for writing build it.
-
-        Args:
-            run_id: The id :meth:`begin_run` returned.
-            counts: The summary counts (``created``, ``updated``, ``archived``, ...).
-            outcome: A word for how it ended, e.g. ``ok``, ``failures`` or ``error``.
-
-        Raises:
-            TypeError: A count is not an int.
-            StoreError: The database cannot be written, or there is no such run.
-        """
-        super().finish_run(run_id, counts, outcome=outcome)
-        with contextlib.suppress(StoreError):
-            self._restore_person_index()
+                    self._run_ends()
 
     def close(self) -> None:
         """Close the connection (building the index on the person first, if it was set aside)."""
         with contextlib.suppress(StoreError):  # if not now, when next opened
-            self._restore_person_index()
+            self._run_ends()
         super().close()

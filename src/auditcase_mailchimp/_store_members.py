@@ -68,7 +68,7 @@ class MemberRecords(Database):
     """The coupling records and the audience binding of an SQLite coupling store.
 
     A run into an empty member table (a first sync) writes its records without the index on
-    the person and builds the index once, after them (:meth:`_set_person_index_aside`): each
+    the person and builds the index once, after them (:meth:`_run_starts`): each
     answer is its own transaction (R7.2), and its 500 records would go into the index at 500
     scattered places, some 400 index pages written again for every answer (at 100,000
     persons, 2 s of system time and 2 to 3 s of the run).
@@ -113,7 +113,7 @@ class MemberRecords(Database):
         Raises:
             StoreError: The database cannot be read.
         """
-        self._restore_person_index()
+        self._build_person_index()
         ids = list(dict.fromkeys(person_ids))
         lowered = list(dict.fromkeys(address_key(key) for key in keys))
         select = f"SELECT key, {_COLUMNS} FROM member WHERE "  # noqa: S608 - constant columns
@@ -123,10 +123,10 @@ class MemberRecords(Database):
         rows = {key: row for key, *row in found}
         return self._members([rows[key] for key in sorted(rows)])
 
-    def _set_person_index_aside(self) -> None:
+    def _run_starts(self) -> None:
         """Drop the index on the person when the member table is empty (a first sync starts).
 
-        :meth:`_restore_person_index` builds it again: the store calls it when the run ends
+        :meth:`_build_person_index` builds it again: the store calls it when the run ends
         (finished, failed or not), before a lookup by person, and on closing; a database
         opened for writing gets it back if the process was killed first, and so does a later
         run that finds records (the index of a first sync killed in another process).
@@ -141,7 +141,11 @@ class MemberRecords(Database):
             else:
                 conn.execute(PERSON_INDEX)  # nothing to do unless a first sync was killed
 
-    def _restore_person_index(self) -> None:
+    def _run_ends(self) -> None:
+        """The run has ended: build the index on the person if it was set aside."""
+        self._build_person_index()
+
+    def _build_person_index(self) -> None:
         """Build the index on the person if a first sync set it aside (one sort of the table).
 
         Not inside another transaction: a rollback of it would drop the index again.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -131,12 +132,21 @@ class ReportAndRuns(Database):
             dry_run: The run is a dry run.
             reconcile: The run reads the audience from Mailchimp first.
 
+        A run that is not a dry run and finds no coupling records (a first sync) writes them
+        without the index on the person, which is built when the run ends (:meth:`finish_run`,
+        leaving :meth:`~auditcase_mailchimp.SQLiteStore.lock`, a lookup by person or
+        :meth:`~auditcase_mailchimp.SQLiteStore.close`, whichever comes first): its records go
+        in a few hundred at a time, one transaction per answer (R7.2), and each would otherwise
+        write back most of the index.
+
         Returns:
             The run's id, for :meth:`finish_run`.
 
         Raises:
             StoreError: The database cannot be written.
         """
+        if not dry_run:
+            self._run_starts()
         now = self._now()
         with self._writing() as conn:
             cursor = conn.execute(
@@ -168,6 +178,8 @@ class ReportAndRuns(Database):
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"no run {run_id} in the coupling database {self._path}")
+        with contextlib.suppress(StoreError):  # the index, if set aside: later if not now
+            self._run_ends()
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """Return the latest runs, newest first.
