@@ -294,7 +294,10 @@ class Database:
         """A run that writes starts: a part of the store may prepare (nothing by default)."""
 
     def _run_ends(self) -> None:
-        """That run has ended: a part of the store may tidy up (nothing by default)."""
+        """That run has ended: a part of the store may tidy up (nothing by default).
+
+        It must not raise: the run's own records are written, and tidying up may wait.
+        """
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -13,7 +13,6 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 
-from ._errors import StoreError
 from ._models import address_key
 from ._store_batches import BatchRecords
 from ._store_failures import FailureLog
@@ -105,11 +104,9 @@ class SQLiteStore(MemberRecords, FailureLog, ReportAndRuns, IntentLog, BatchReco
             try:
                 yield
             finally:  # the run is over, however it ended
-                with contextlib.suppress(StoreError):  # if not now, when next opened
-                    self._run_ends()
+                self._run_ends()
 
     def close(self) -> None:
         """Close the connection (building the index on the person first, if it was set aside)."""
-        with contextlib.suppress(StoreError):  # if not now, when next opened
-            self._run_ends()
+        self._build_person_index()
         super().close()

@@ -5,6 +5,7 @@ Also the audience the database belongs to (R4.6): one coupling database serves o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -148,14 +149,17 @@ class MemberRecords(Database):
     def _build_person_index(self) -> None:
         """Build the index on the person if a first sync set it aside (one sort of the table).
 
-        Not inside another transaction: a rollback of it would drop the index again.
+        Not inside another transaction: a rollback of it would drop the index again. A build
+        that fails is left for later (the next call, or the next opening for writing): a
+        lookup by person works without the index, and the run's records are all written.
         """
         with self._mutex:  # the flag is read and cleared by one thread at a time
             if not self._person_index_aside or self._depth:
                 return
-            with self._writing() as conn:
-                conn.execute(PERSON_INDEX)
-            self._person_index_aside = False
+            with contextlib.suppress(StoreError):
+                with self._writing() as conn:
+                    conn.execute(PERSON_INDEX)
+                self._person_index_aside = False
 
     def _members(self, rows: list[Any]) -> list[CurrentMember]:
         tag_sets: dict[str, frozenset[str]] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -178,8 +177,7 @@ class ReportAndRuns(Database):
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"no run {run_id} in the coupling database {self._path}")
-        with contextlib.suppress(StoreError):  # the index, if set aside: later if not now
-            self._run_ends()
+        self._run_ends()
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """Return the latest runs, newest first.
